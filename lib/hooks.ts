@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendHookHandler } from 'fastify'
+import { FAILED, type Guarded } from './guard.ts'
+import { baseKey, etagOf, parseVary, variantOf } from './key.ts'
+import { resolveRoute, type Body, type ResolvedOptions, type ResolvedRoute } from './options.ts'
+import { cacheHeaders, etagMatches, headersToStore, isTextual, requestBypass, storableHeaders } from './policy.ts'
+import type { CacheEntry, Lookup, Store } from './stores/store.ts'
+
+/** The store as the hooks reach it: every call fails open (SPEC §9). */
+export interface GuardedStore {
+  store: Store
+  call<T>(op: (store: Store) => Promise<T>): Promise<Guarded<T>>
+}
+
+/** What a regeneration produced: the stored entry and its variant, or `null` when it stored nothing. */
+type Outcome = { entry: CacheEntry, variant: string } | null
+
+/** A regeneration in progress for one key variant; requests for the same variant wait for its outcome. */
+interface Flight {
+  id: string
+  promise: Promise<Outcome>
+  resolve: (outcome: Outcome) => void
+}
+
+/** Per-request state, on the request under a symbol. */
+interface State {
+  route: ResolvedRoute
+  /** 'hit' and 'bypass' replies are complete; 'miss' may store in onSend, 'pass' never stores. */
+  mode: 'hit' | 'bypass' | 'miss' | 'pass'
+  key: string
+  variant: string
+  vary: string[]
+  epoch: number
+  tags: string[] | undefined
+  /** An expired entry that stale-if-error may serve instead of a 5xx. */
+  stale: CacheEntry | undefined
+  flight: Flight | undefined
+  locked: boolean
+}
+
+export const kState = Symbol('fancy-cache state')
+const kRoute = Symbol('fancy-cache route')
+const REVALIDATE_HEADER = 'x-fancy-cache-revalidate'
+const CROSS_PROCESS_LOCK_MS = 5000
+const BYPASS = 'fancy-cache; fwd=bypass'
+const STORE_ERROR = 'fancy-cache; fwd=bypass; detail=store-error'
+
+type Config = Record<string | symbol, unknown>
+type StatefulRequest = FastifyRequest & { [kState]: State | null }
+
+/** Resolve `config.fancyCache` once per route and keep the result on the route's config. */
+export function routeOf (config: Config, label: string, options: ResolvedOptions): ResolvedRoute | null {
+  let route = config[kRoute] as ResolvedRoute | null | undefined
+  if (route === undefined) route = config[kRoute] = resolveRoute(config.fancyCache, label, options)
+  return route
+}
+
+function markBypass (reply: FastifyReply, status: string): undefined {
+  reply.header('cache-status', status)
+  return undefined
+}
+
+function toBody (body: Buffer, contentType: unknown): Body {
+  return isTextual(contentType) ? body.toString('utf8') : body
+}
+
+function secondsBetween (from: number, to: number): number {
+  return Math.floor((to - from) / 1000)
+}
+
+/**
+ * The request path of the cache: `onRequest` answers hits before any handler runs and coalesces concurrent misses,
+ * `onSend` stores cacheable responses and hands them to the requests that waited.
+ */
+export function createHooks (app: FastifyInstance, options: ResolvedOptions, guarded: GuardedStore) {
+  const flights = new Map<string, Flight>()
+  const revalidations = new Map<string, { key: string, variant: string }>()
+  const { store } = guarded
+
+  async function lookup (key: string, variant: string): Promise<Guarded<Lookup | undefined>> {
+    return guarded.call((s) => s.get(key, variant))
+  }
+
+  async function send (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, route: ResolvedRoute, status: string) {
+    const now = Date.now()
+    reply.code(entry.status)
+    reply.headers(entry.headers)
+    reply.header('age', String(Math.max(0, secondsBetween(entry.storedAt, now))))
+    reply.header('cache-status', `fancy-cache; hit; ttl=${secondsBetween(now, entry.expiresAt)}${status}`)
+    let body: Body = entry.body
+    if (route.postProcessResponseAlways !== undefined) {
+      const processed = await route.postProcessResponseAlways(toBody(entry.body, entry.headers['content-type']), request, reply)
+      if (!(typeof processed === 'string' ? entry.body.equals(Buffer.from(processed)) : entry.body.equals(processed))) {
+        reply.removeHeader('etag')
+        return reply.send(processed)
+      }
+      body = processed
+    }
+    const ifNoneMatch = request.headers['if-none-match']
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
+      reply.code(304)
+      reply.removeHeader('content-type')
+      return reply.send()
+    }
+    return reply.send(body)
+  }
+
+  function count (route: ResolvedRoute, key: string, field: 'hits' | 'misses') {
+    if (route.rememberStats) guarded.call((s) => s.count(key, field)).catch(() => {})
+  }
+
+  function startFlight (id: string): Flight {
+    let resolve!: Flight['resolve']
+    const promise = new Promise<Outcome>((_resolve) => { resolve = _resolve })
+    const flight = { id, promise, resolve }
+    flights.set(id, flight)
+    return flight
+  }
+
+  function endFlight (flight: Flight, outcome: Outcome) {
+    if (flights.get(flight.id) === flight) flights.delete(flight.id)
+    flight.resolve(outcome)
+  }
+
+  function settle (state: State, outcome: Outcome) {
+    const flight = state.flight
+    if (flight === undefined) return
+    state.flight = undefined
+    endFlight(flight, outcome)
+    if (state.locked) {
+      state.locked = false
+      guarded.call((s) => s.unlock!(state.key)).catch(() => {})
+    }
+  }
+
+  function lead (reply: FastifyReply, state: State, id: string) {
+    state.flight = startFlight(id)
+    // Whatever happens to the leader (error, abort), its waiters must not wait forever.
+    reply.raw.once('close', () => settle(state, null))
+  }
+
+  /** Across processes, wait for the holder of the store's lock: serve its entry, or take over when it is gone. */
+  async function awaitOtherProcess (request: FastifyRequest, reply: FastifyReply, state: State): Promise<boolean> {
+    const deadline = Date.now() + CROSS_PROCESS_LOCK_MS
+    for (let pause = 10; Date.now() < deadline; pause = Math.min(pause * 2, 100)) {
+      const locked = await guarded.call((s) => s.lock!(state.key, CROSS_PROCESS_LOCK_MS))
+      if (locked === FAILED) return false
+      if (locked) {
+        state.locked = true
+        return false
+      }
+      await sleep(pause)
+      const found = await lookup(state.key, state.variant)
+      if (found === FAILED) return false
+      if (found?.entry !== undefined && found.entry.expiresAt > Date.now()) {
+        count(state.route, state.key, 'hits')
+        await send(request, reply, found.entry, state.route, '')
+        return true
+      }
+    }
+    return false
+  }
+
+  /** Stale-while-revalidate: regenerate in the background through the app itself, as a request only it can make. */
+  function revalidate (request: FastifyRequest, state: State, id: string) {
+    const flight = startFlight(id)
+    const token = randomUUID()
+    revalidations.set(token, { key: state.key, variant: state.variant })
+    const headers = { ...request.headers, [REVALIDATE_HEADER]: token }
+    delete headers['if-none-match']
+    delete headers['if-modified-since']
+    app.inject({ method: 'GET', url: request.url, headers })
+      .catch((err) => request.log.warn({ err }, 'fastify-fancy-cache: background revalidation failed'))
+      .finally(() => {
+        revalidations.delete(token)
+        endFlight(flight, null)
+      })
+  }
+
+  const onRequest: onRequestAsyncHookHandler = async function (request, reply) {
+    const method = request.method
+    if (method !== 'GET' && method !== 'HEAD') return
+    const config = request.routeOptions.config as unknown as Config
+    const route = routeOf(config, `${String(config.method)} ${String(config.url)}`, options)
+    if (route === null) return
+    const req = request as StatefulRequest
+
+    const token = request.headers[REVALIDATE_HEADER]
+    const revalidation = typeof token === 'string' ? revalidations.get(token) : undefined
+    if (revalidation !== undefined) {
+      delete request.headers[REVALIDATE_HEADER]
+      const state = newState(route, revalidation.key, revalidation.variant, route.varyHint)
+      state.flight = flights.get(`${state.key}\0${state.variant}`)
+      return prepareMiss(req, state)
+    }
+
+    const bypass = requestBypass(request, options.bypassCookies)
+    if (bypass !== undefined) return markBypass(reply, BYPASS)
+    let prefix = ''
+    if (route.keyPrefix !== undefined) {
+      const value = await route.keyPrefix(request)
+      if (value === null || value === undefined) return markBypass(reply, BYPASS)
+      prefix = String(value)
+    } else if (request.headers.authorization !== undefined) {
+      return markBypass(reply, BYPASS)
+    }
+
+    const key = baseKey(request, route, prefix)
+    let vary = route.varyHint
+    let variant = variantOf(request, vary)
+    let found = await lookup(key, variant)
+    if (found !== FAILED && found !== undefined && found.vary.join() !== vary.join()) {
+      vary = route.varyHint = found.vary
+      const other = variantOf(request, vary)
+      if (other !== variant) {
+        variant = other
+        found = await lookup(key, variant)
+      }
+    }
+    if (found === FAILED) return markBypass(reply, STORE_ERROR)
+
+    const state = newState(route, key, variant, vary)
+    const entry = found?.entry
+    const now = Date.now()
+    if (entry !== undefined) {
+      if (entry.expiresAt > now) {
+        state.mode = 'hit'
+        req[kState] = state
+        count(route, key, 'hits')
+        return send(request, reply, entry, route, '')
+      }
+      if (entry.expiresAt + route.staleWhileRevalidate * 1000 > now) {
+        state.mode = 'hit'
+        req[kState] = state
+        count(route, key, 'hits')
+        if (!flights.has(`${key}\0${variant}`)) revalidate(request, state, `${key}\0${variant}`)
+        return send(request, reply, entry, route, '; detail=stale-while-revalidate')
+      }
+      if (entry.expiresAt + route.staleIfError * 1000 > now) state.stale = entry
+    }
+
+    req[kState] = state
+    if (method === 'HEAD') {
+      // A HEAD never leads or stores: its response has no body to keep.
+      state.mode = 'pass'
+      return
+    }
+    const flightKey = `${key}\0${variant}`
+    const running = flights.get(flightKey)
+    if (running !== undefined) {
+      const outcome = await running.promise
+      if (outcome !== null && variantOf(request, parseVary(outcome.entry.headers.vary)) === outcome.variant) {
+        state.mode = 'hit'
+        count(route, key, 'hits')
+        return send(request, reply, outcome.entry, route, '')
+      }
+      // The leader's response was not cacheable: run this request's own handler at once.
+      return prepareMiss(req, state)
+    }
+    lead(reply, state, flightKey)
+    if (store.lock !== undefined && await awaitOtherProcess(request, reply, state)) {
+      state.mode = 'hit'
+      settle(state, null)
+      return reply
+    }
+    return prepareMiss(req, state)
+  }
+
+  function newState (route: ResolvedRoute, key: string, variant: string, vary: string[]): State {
+    return { route, mode: 'miss', key, variant, vary, epoch: 0, tags: undefined, stale: undefined, flight: undefined, locked: false }
+  }
+
+  async function prepareMiss (request: StatefulRequest, state: State) {
+    request[kState] = state
+    state.mode = 'miss'
+    const epoch = await guarded.call((s) => s.epoch())
+    if (epoch === FAILED) {
+      state.mode = 'pass'
+      settle(state, null)
+      return
+    }
+    state.epoch = epoch
+    if (state.route.tags !== undefined) state.tags = await state.route.tags(request)
+  }
+
+  const onSend: onSendHookHandler = async function (request, reply, payload) {
+    const state = (request as StatefulRequest)[kState]
+    if (state === null || state.mode === 'hit' || state.mode === 'bypass') return payload
+    try {
+      if (state.stale !== undefined && reply.statusCode >= 500) return serveStaleOnError(request, reply, state, state.stale)
+      if (state.mode === 'pass') {
+        reply.header('cache-status', 'fancy-cache; fwd=miss')
+        return payload
+      }
+      return await storeMiss(request, reply, state, payload)
+    } finally {
+      settle(state, null)
+    }
+  }
+
+  function serveStaleOnError (request: FastifyRequest, reply: FastifyReply, state: State, entry: CacheEntry) {
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+    const now = Date.now()
+    reply.code(entry.status)
+    reply.headers(entry.headers)
+    reply.header('age', String(Math.max(0, secondsBetween(entry.storedAt, now))))
+    reply.header('cache-status', `fancy-cache; hit; ttl=${secondsBetween(now, entry.expiresAt)}; detail=stale-if-error`)
+    count(state.route, state.key, 'hits')
+    const always = state.route.postProcessResponseAlways
+    if (always === undefined) return entry.body
+    reply.removeHeader('etag')
+    return always(toBody(entry.body, entry.headers['content-type']), request, reply)
+  }
+
+  function storable (reply: FastifyReply, route: ResolvedRoute, payload: unknown): payload is string | Buffer {
+    if (!route.statusCodes.has(reply.statusCode) || route.ttl === 0) return false
+    if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return false
+    if (Buffer.byteLength(payload) > options.maxBodyBytes) return false
+    return storableHeaders(reply)
+  }
+
+  async function storeMiss (request: FastifyRequest, reply: FastifyReply, state: State, payload: unknown) {
+    const route = state.route
+    const vary = parseVary(reply.getHeader('vary'))
+    if (!storable(reply, route, payload) || vary[0] === '*') {
+      reply.header('cache-status', 'fancy-cache; fwd=miss')
+      return payload
+    }
+    let body: Body = payload
+    if (route.postProcessResponse !== undefined) {
+      body = await route.postProcessResponse(toBody(Buffer.from(payload), reply.getHeader('content-type')), request, reply)
+    }
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body
+    const now = Date.now()
+    if (options.cacheHeaders) cacheHeaders(reply, route.ttl, now)
+    if (!reply.hasHeader('etag')) reply.header('etag', etagOf(bytes))
+    const entry: CacheEntry = {
+      status: reply.statusCode,
+      headers: headersToStore(reply),
+      body: bytes,
+      etag: String(reply.getHeader('etag')),
+      storedAt: now,
+      expiresAt: now + route.ttl * 1000,
+      staleUntil: now + (route.ttl + Math.max(route.staleWhileRevalidate, route.staleIfError)) * 1000
+    }
+    if (vary.join() !== state.vary.join()) {
+      route.varyHint = vary
+      state.variant = variantOf(request, vary)
+    }
+    const meta = {
+      vary,
+      epoch: state.epoch,
+      url: route.rememberUrl ? request.url : undefined,
+      tags: state.tags
+    }
+    const stored = await guarded.call((s) => s.set(state.key, state.variant, entry, meta))
+    if (stored === true) {
+      reply.header('cache-status', 'fancy-cache; fwd=miss; stored')
+      count(route, state.key, 'misses')
+      settle(state, { entry, variant: state.variant })
+    } else {
+      reply.header('cache-status', stored === FAILED ? STORE_ERROR : 'fancy-cache; fwd=miss')
+    }
+    if (route.postProcessResponseAlways === undefined) return body
+    const sent = await route.postProcessResponseAlways(toBody(bytes, entry.headers['content-type']), request, reply)
+    if (sent !== body) reply.removeHeader('etag')
+    return sent
+  }
+
+  return { onRequest, onSend }
+}

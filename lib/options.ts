@@ -1,0 +1,243 @@
+import Type, { type TSchema } from 'typebox'
+import Value from 'typebox/value'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Redis, Cluster } from 'ioredis'
+import { invalidOption, invalidRouteConfig } from './errors.ts'
+import type { Store } from './stores/store.ts'
+
+/** A body as the post-processing functions see it: text for textual content types, bytes otherwise. */
+export type Body = string | Buffer
+
+/** Per-route cache settings: `config: { fancyCache: ... }`. */
+export interface RouteCacheConfig {
+  /** Seconds an entry stays fresh (Django's cache_page timeout); defaults to the plugin's `ttl`. */
+  ttl?: number
+  /** Extra key part (key_prefix); `null`/`undefined` bypasses the cache for this request. May be async. */
+  keyPrefix?: (request: FastifyRequest) => string | null | undefined | Promise<string | null | undefined>
+  /** Only these query parameters make up the key; `[]` ignores the query string (only_get_keys). */
+  onlyGetKeys?: string[]
+  /** These query parameters are left out of the key (forget_get_keys). */
+  forgetGetKeys?: string[]
+  /** Runs once on a miss before storing; its result is stored and sent (post_process_response). */
+  postProcessResponse?: (body: Body, request: FastifyRequest, reply: FastifyReply) => Body | Promise<Body>
+  /** Runs on every cached or cacheable response after the store; its result is sent, never stored. */
+  postProcessResponseAlways?: (body: Body, request: FastifyRequest, reply: FastifyReply) => Body | Promise<Body>
+  /** Remember URL → key for this route (overrides `rememberAllUrls`). */
+  rememberUrl?: boolean
+  /** Count hits and misses for this route (overrides `rememberStatsAllUrls`). */
+  rememberStats?: boolean
+  /** Labels to purge groups of entries with `purgeTags`. May be async. */
+  tags?: (request: FastifyRequest) => string[] | Promise<string[]>
+  /** Seconds an expired entry may be served while one request regenerates it (overrides the plugin's). */
+  staleWhileRevalidate?: number
+  /** Seconds an expired entry may be served when the handler fails (overrides the plugin's). */
+  staleIfError?: number
+  /** Cacheable status codes (overrides the plugin's). */
+  statusCodes?: number[]
+}
+
+/** The admin page's options (`admin: true` takes all defaults). */
+export interface AdminOptions {
+  /** Where the page and its JSON API live. Default `/fancy-cache`. */
+  prefix?: string
+  /** Who may use the page; without it only loopback clients get in. */
+  authorize?: (request: FastifyRequest) => boolean | Promise<boolean>
+  /** Page title. Default `fancy-cache`. */
+  title?: string
+  /** Secret that signs CSRF tokens; give every instance the same one. Default: random per process. */
+  secret?: string
+}
+
+/** The plugin's options; every one is optional. */
+export interface FancyCacheOptions {
+  /** `'memory'` (default), `'redis'`, or any object implementing `Store`. */
+  store?: 'memory' | 'redis' | Store
+  /** ioredis client (or Cluster) for `store: 'redis'`; defaults to `fastify.redis`. Never closed by the plugin. */
+  redis?: Redis | Cluster
+  /** Prefix of every key the plugin writes. Default `fancy-cache`. */
+  namespace?: string
+  /** Default seconds an entry stays fresh. Default 600. */
+  ttl?: number
+  /** Remember URL → key for every cached route (FANCY_REMEMBER_ALL_URLS). Default false. */
+  rememberAllUrls?: boolean
+  /** Count hits and misses per remembered URL (FANCY_REMEMBER_STATS_ALL_URLS). Default false. */
+  rememberStatsAllUrls?: boolean
+  /** Most entries the memory store keeps. Default 10000. */
+  maxEntries?: number
+  /** Most bytes the memory store keeps. Default 64 MiB. */
+  maxBytes?: number
+  /** Larger responses are sent but not stored. Default 1 MiB. */
+  maxBodyBytes?: number
+  /** Seconds an expired entry may be served while one request regenerates it. Default 0. */
+  staleWhileRevalidate?: number
+  /** Seconds an expired entry may be served when the handler fails (5xx or throws). Default 0. */
+  staleIfError?: number
+  /** Set Cache-Control max-age and Expires on stored responses, as Django does. Default true. */
+  cacheHeaders?: boolean
+  /** Cacheable status codes. Default [200]. */
+  statusCodes?: number[]
+  /** Milliseconds after which a store call counts as failed (fail open). Default 100. */
+  storeTimeout?: number
+  /** Requests carrying any of these cookies neither read nor fill the cache. Default []. */
+  bypassCookies?: string[]
+  /** Mount the admin page and JSON API. Default false. */
+  admin?: boolean | AdminOptions
+}
+
+const seconds = (what: string) => Type.Integer({ minimum: 0, description: `${what}: a whole number of seconds >= 0` })
+const count = (what: string) => Type.Integer({ minimum: 1, description: `${what}: a whole number >= 1` })
+const fn = (what: string) => Type.Function([], Type.Any(), { description: `${what}: a function` })
+const bool = (what: string) => Type.Boolean({ description: `${what}: true or false` })
+const statusCodes = Type.Array(Type.Integer({ minimum: 100, maximum: 599 }),
+  { minItems: 1, description: 'statusCodes: a non-empty array of HTTP status codes (100-599)' })
+const names = (what: string) => Type.Array(Type.String(), { description: `${what}: an array of strings` })
+
+const storeMethods = ['get', 'set', 'epoch', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
+
+const PluginSchema = Type.Object({
+  store: Type.Union([
+    Type.Literal('memory'),
+    Type.Literal('redis'),
+    Type.Object(Object.fromEntries(storeMethods.map((m) => [m, fn(m)])))
+  ], { description: `store: 'memory', 'redis' or an object implementing Store (${storeMethods.join(', ')})` }),
+  redis: Type.Object({}, { description: 'redis: an ioredis client' }),
+  namespace: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^{}\\s]+$', description: 'namespace: 1-100 characters, no braces or spaces' }),
+  ttl: seconds('ttl'),
+  rememberAllUrls: bool('rememberAllUrls'),
+  rememberStatsAllUrls: bool('rememberStatsAllUrls'),
+  maxEntries: count('maxEntries'),
+  maxBytes: count('maxBytes'),
+  maxBodyBytes: count('maxBodyBytes'),
+  staleWhileRevalidate: seconds('staleWhileRevalidate'),
+  staleIfError: seconds('staleIfError'),
+  cacheHeaders: bool('cacheHeaders'),
+  statusCodes,
+  storeTimeout: count('storeTimeout (milliseconds)'),
+  bypassCookies: names('bypassCookies'),
+  admin: Type.Union([
+    Type.Boolean(),
+    Type.Object({
+      prefix: Type.String({ pattern: '^/[^?#\\s]*[^/?#\\s]$' }),
+      authorize: Type.Function([], Type.Any()),
+      title: Type.String(),
+      secret: Type.String({ minLength: 16 })
+    }, { additionalProperties: false, required: [] })
+  ], { description: 'admin: true, false or { prefix: "/path", authorize: function, title: string, secret: string of 16+ characters }' })
+}, { additionalProperties: false, required: [] })
+
+const RouteSchema = Type.Object({
+  ttl: seconds('ttl'),
+  keyPrefix: fn('keyPrefix'),
+  onlyGetKeys: names('onlyGetKeys'),
+  forgetGetKeys: names('forgetGetKeys'),
+  postProcessResponse: fn('postProcessResponse'),
+  postProcessResponseAlways: fn('postProcessResponseAlways'),
+  rememberUrl: bool('rememberUrl'),
+  rememberStats: bool('rememberStats'),
+  tags: fn('tags'),
+  staleWhileRevalidate: seconds('staleWhileRevalidate'),
+  staleIfError: seconds('staleIfError'),
+  statusCodes
+}, { additionalProperties: false, required: [] })
+
+/** The first validation problem as "name: what was expected, got value". */
+function describe (schema: TSchema & { properties: Record<string, TSchema> }, value: unknown): string | undefined {
+  for (const error of Value.Errors(schema, value)) {
+    const name = error.instancePath.split('/')[1]
+    if (name === undefined || name === '') continue
+    const property = schema.properties[name]
+    if (property === undefined) return `unknown option ${JSON.stringify(name)}`
+    const got = (value as Record<string, unknown>)[name]
+    return `${(property as { description?: string }).description ?? name} (got ${typeof got === 'function' ? 'a function' : JSON.stringify(got)})`
+  }
+  return undefined
+}
+
+/** Plugin options with every default filled in. */
+export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin'>> &
+  Pick<FancyCacheOptions, 'redis'> & { admin: AdminOptions | false }
+
+export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalidOption('options must be an object')
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
+  const problem = describe(PluginSchema, defined)
+  if (problem !== undefined) throw invalidOption(problem)
+  return {
+    store: 'memory',
+    namespace: 'fancy-cache',
+    ttl: 600,
+    rememberAllUrls: false,
+    rememberStatsAllUrls: false,
+    maxEntries: 10000,
+    maxBytes: 64 * 1024 * 1024,
+    maxBodyBytes: 1024 * 1024,
+    staleWhileRevalidate: 0,
+    staleIfError: 0,
+    cacheHeaders: true,
+    statusCodes: [200],
+    storeTimeout: 100,
+    bypassCookies: [],
+    ...defined,
+    admin: options.admin === true ? {} : (options.admin || false)
+  }
+}
+
+/** A route's settings with the plugin's defaults filled in and query filters precomputed. */
+export interface ResolvedRoute {
+  ttl: number
+  keyPrefix: RouteCacheConfig['keyPrefix']
+  /** `null`: every parameter counts; an empty Set with `only`: the query string is ignored. */
+  queryFilter: { only: boolean, names: Set<string> } | null
+  postProcessResponse: RouteCacheConfig['postProcessResponse']
+  postProcessResponseAlways: RouteCacheConfig['postProcessResponseAlways']
+  rememberUrl: boolean
+  rememberStats: boolean
+  tags: RouteCacheConfig['tags']
+  staleWhileRevalidate: number
+  staleIfError: number
+  statusCodes: Set<number>
+  /** Header names this route's responses were last seen to vary on: lets a hit take one store round trip. */
+  varyHint: string[]
+}
+
+/**
+ * Turn `config.fancyCache` into a resolved route, `null` when the route is not cached, or throw naming the route.
+ */
+export function resolveRoute (value: unknown, route: string, options: ResolvedOptions): ResolvedRoute | null {
+  if (value === undefined || value === false) return null
+  let config: RouteCacheConfig
+  if (value === true) {
+    config = {}
+  } else if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) {
+      throw invalidRouteConfig(route, `config.fancyCache as a number is the ttl: a whole number of seconds >= 0 (got ${value})`)
+    }
+    config = { ttl: value }
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    config = value as RouteCacheConfig
+    const defined = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined))
+    const problem = describe(RouteSchema, defined)
+    if (problem !== undefined) throw invalidRouteConfig(route, `config.fancyCache.${problem}`)
+    if (config.onlyGetKeys !== undefined && config.forgetGetKeys !== undefined) {
+      throw invalidRouteConfig(route, 'fancyCache.onlyGetKeys and forgetGetKeys cannot both be set')
+    }
+  } else {
+    throw invalidRouteConfig(route,
+      `config.fancyCache must be true, false, a ttl in seconds or an object (got ${JSON.stringify(value) ?? typeof value})`)
+  }
+  const filterNames = config.onlyGetKeys ?? config.forgetGetKeys
+  return {
+    ttl: config.ttl ?? options.ttl,
+    keyPrefix: config.keyPrefix,
+    queryFilter: filterNames === undefined ? null : { only: config.onlyGetKeys !== undefined, names: new Set(filterNames) },
+    postProcessResponse: config.postProcessResponse,
+    postProcessResponseAlways: config.postProcessResponseAlways,
+    rememberUrl: config.rememberUrl ?? options.rememberAllUrls,
+    rememberStats: config.rememberStats ?? options.rememberStatsAllUrls,
+    tags: config.tags,
+    staleWhileRevalidate: config.staleWhileRevalidate ?? options.staleWhileRevalidate,
+    staleIfError: config.staleIfError ?? options.staleIfError,
+    statusCodes: new Set(config.statusCodes ?? options.statusCodes),
+    varyHint: []
+  }
+}
