@@ -34,7 +34,7 @@ async function makeStore (app: FastifyInstance, options: ResolvedOptions): Promi
   const client = options.redis ?? (app as FastifyInstance & { redis?: FancyCacheOptions['redis'] }).redis
   if (client === undefined) throw missingRedis()
   const { RedisStore } = await import('./lib/stores/redis.ts')
-  return { store: new RedisStore({ client, namespace: options.namespace }), owned: true }
+  return { store: new RedisStore({ client, namespace: options.namespace, l1: options.l1 }), owned: true }
 }
 
 async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) {

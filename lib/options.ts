@@ -54,6 +54,11 @@ export interface FancyCacheOptions {
   store?: 'memory' | 'redis' | Store
   /** ioredis client (or Cluster) for `store: 'redis'`; defaults to `fastify.redis`. Never closed by the plugin. */
   redis?: Redis | Cluster
+  /**
+   * With `store: 'redis'`: an in-process memory tier in front of Redis, kept coherent across instances through
+   * Redis pub/sub. `true` uses the memory store's bounds. Default false.
+   */
+  l1?: boolean | { maxEntries?: number, maxBytes?: number }
   /** Prefix of every key the plugin writes. Default `fancy-cache`. */
   namespace?: string
   /** Default seconds an entry stays fresh. Default 600. */
@@ -101,6 +106,11 @@ const PluginSchema = Type.Object({
     Type.Object(Object.fromEntries(storeMethods.map((m) => [m, fn(m)])))
   ], { description: `store: 'memory', 'redis' or an object implementing Store (${storeMethods.join(', ')})` }),
   redis: Type.Object({}, { description: 'redis: an ioredis client' }),
+  l1: Type.Union([
+    Type.Boolean(),
+    Type.Object({ maxEntries: Type.Integer({ minimum: 1 }), maxBytes: Type.Integer({ minimum: 1 }) },
+      { additionalProperties: false, required: [] })
+  ], { description: 'l1: true, false or { maxEntries: whole number >= 1, maxBytes: whole number >= 1 }' }),
   namespace: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^{}\\s]+$', description: 'namespace: 1-100 characters, no braces or spaces' }),
   ttl: seconds('ttl'),
   rememberAllUrls: bool('rememberAllUrls'),
@@ -154,8 +164,8 @@ function describe (schema: TSchema & { properties: Record<string, TSchema> }, va
 }
 
 /** Plugin options with every default filled in. */
-export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin'>> &
-  Pick<FancyCacheOptions, 'redis'> & { admin: AdminOptions | false }
+export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin' | 'l1'>> &
+  Pick<FancyCacheOptions, 'redis'> & { admin: AdminOptions | false, l1: { maxEntries?: number, maxBytes?: number } | false }
 
 export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalidOption('options must be an object')
@@ -178,7 +188,8 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
     storeTimeout: 100,
     bypassCookies: [],
     ...defined,
-    admin: options.admin === true ? {} : (options.admin || false)
+    admin: options.admin === true ? {} : (options.admin || false),
+    l1: options.l1 === true ? {} : (options.l1 || false)
   }
 }
 

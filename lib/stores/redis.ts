@@ -7,6 +7,8 @@ export interface RedisStoreOptions {
   client: Redis | Cluster
   /** Prefix of every key. Default `fancy-cache`. */
   namespace?: string
+  /** In-process tier in front of Redis, kept coherent through pub/sub; `false` for none. */
+  l1?: { maxEntries?: number, maxBytes?: number } | false
 }
 
 const unavailable = () => Promise.reject(new Error('fastify-fancy-cache: the Redis store is being built (issue #5)'))
