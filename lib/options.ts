@@ -97,7 +97,7 @@ const statusCodes = Type.Array(Type.Integer({ minimum: 100, maximum: 599 }),
   { minItems: 1, description: 'statusCodes: a non-empty array of HTTP status codes (100-599)' })
 const names = (what: string) => Type.Array(Type.String(), { description: `${what}: an array of strings` })
 
-const storeMethods = ['get', 'set', 'epoch', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
+const storeMethods = ['get', 'set', 'epoch', 'bumpEpoch', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
 
 const PluginSchema = Type.Object({
   store: Type.Union([

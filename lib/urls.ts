@@ -83,6 +83,7 @@ const PAGE = 500
 export function createApi (store: Store): FancyCacheApi {
   async function * findUrls (urls?: string | string[], options: { purge?: boolean } = {}): AsyncGenerator<FoundUrl> {
     const matches = matcherOf(patternsOf(urls, 'findUrls patterns'))
+    if (options.purge === true) await store.bumpEpoch()
     let cursor = '0'
     do {
       const page = await store.scan(cursor, PAGE)
@@ -115,6 +116,7 @@ export function createApi (store: Store): FancyCacheApi {
     const patterns = patternsOf(urls, 'purgeUrls patterns')
     // An empty list purges nothing: a computed list that came out empty must not wipe the cache. Use '*' for all.
     if (patterns.length === 0) return 0
+    await store.bumpEpoch()
     let purged = 0
     for await (const found of findUrls(patterns)) {
       if (await store.delete(found.key)) purged++

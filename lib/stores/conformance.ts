@@ -113,6 +113,10 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
     const later = await store.epoch()
     await store.clear()
     assert.notEqual(await store.epoch(), later)
+    const cleared = await store.epoch()
+    await store.bumpEpoch()
+    assert.notEqual(await store.epoch(), cleared)
+    assert.equal(await store.set('k', '', makeEntry('computed before the bump'), { vary: [], epoch: cleared }), false)
   })
 
   withStore('delete removes every variant and the remembered URL, and says whether it found any', async (store) => {

@@ -112,6 +112,10 @@ export class MemoryStore implements Store {
     return this.#epoch
   }
 
+  async bumpEpoch (): Promise<void> {
+    this.#epoch++
+  }
+
   async delete (key: string): Promise<boolean> {
     this.#epoch++
     const group = this.#groups.get(key)

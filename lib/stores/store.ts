@@ -87,6 +87,11 @@ export interface Store {
   set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean>
   /** The purge generation: changes whenever anything is purged or cleared. */
   epoch (): Promise<number>
+  /**
+   * Change the epoch without deleting anything: a purge by URL pattern calls it first, so that a request which is
+   * regenerating a matching page right now (and so is not yet listed) does not store its now-outdated result.
+   */
+  bumpEpoch (): Promise<void>
   /** Delete every variant of a key (and its remembered URL); stats survive. Resolves whether anything was there. */
   delete (key: string): Promise<boolean>
   /** Delete every key labelled with any of the tags; resolves how many keys were deleted. */
