@@ -40,7 +40,8 @@ async function makeStore (app: FastifyInstance, options: ResolvedOptions): Promi
 async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) {
   const options = resolveOptions(opts)
   const { store, owned } = await makeStore(app, options)
-  const guarded: GuardedStore = store instanceof MemoryStore
+  // The memory store the plugin made itself can neither fail nor hang: its calls skip the guard's timer.
+  const guarded: GuardedStore = options.store === 'memory'
     ? { store, call: (op) => op(store) }
     : { store, call: (op) => guard.call(() => op(store)) }
   const guard = new StoreGuard(options.storeTimeout, app.log)

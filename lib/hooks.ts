@@ -61,6 +61,12 @@ function markBypass (reply: FastifyReply, status: string): undefined {
   return undefined
 }
 
+/** A custom store may hand back anything: what is not a usable entry is a miss, never a crash (SPEC §9). */
+function isEntry (entry: CacheEntry): boolean {
+  return Buffer.isBuffer(entry.body) && typeof entry.status === 'number' && typeof entry.expiresAt === 'number' &&
+    typeof entry.storedAt === 'number' && typeof entry.etag === 'string' && typeof entry.headers === 'object' && entry.headers !== null
+}
+
 function toBody (body: Buffer, contentType: unknown): Body {
   return isTextual(contentType) ? body.toString('utf8') : body
 }
@@ -210,7 +216,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     let vary = route.varyHint
     let variant = variantOf(request, vary)
     let found = await lookup(key, variant)
-    if (found !== FAILED && found !== undefined && found.vary.join() !== vary.join()) {
+    if (found !== FAILED && found !== undefined && Array.isArray(found.vary) && found.vary.join() !== vary.join()) {
       vary = route.varyHint = found.vary
       const other = variantOf(request, vary)
       if (other !== variant) {
@@ -221,7 +227,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     if (found === FAILED) return markBypass(reply, STORE_ERROR)
 
     const state = newState(route, key, variant, vary)
-    const entry = found?.entry
+    const entry = found?.entry !== undefined && isEntry(found.entry) ? found.entry : undefined
     const now = Date.now()
     if (entry !== undefined) {
       if (entry.expiresAt > now) {
