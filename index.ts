@@ -62,6 +62,17 @@ async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) 
   app.addHook('onSend', onSend)
   app.decorate('fancyCache', createApi(store))
   if (owned && store.close !== undefined) app.addHook('onClose', async () => { await store.close!() })
+  if (options.admin !== false) {
+    const { adminPlugin } = await import('./lib/admin.ts')
+    await app.register(adminPlugin, {
+      prefix: options.admin.prefix ?? '/fancy-cache',
+      admin: options.admin,
+      api: app.fancyCache,
+      rememberAllUrls: options.rememberAllUrls,
+      rememberStatsAllUrls: options.rememberStatsAllUrls,
+      namespace: options.namespace
+    })
+  }
 }
 
 /** The plugin: `app.register(fancyCache, options)`. */
