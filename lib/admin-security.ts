@@ -31,6 +31,11 @@ export function isLocalClient (request: FastifyRequest): boolean {
   return !FORWARDING_HEADERS.some((name) => request.headers[name] !== undefined)
 }
 
+/** A host as compared for same-origin: lower-case, default ports dropped (`Host: a.example:80` is `a.example`). */
+function sameHost (host: string): string {
+  return host.toLowerCase().replace(/:(80|443)$/, '')
+}
+
 /**
  * Why a state-changing request looks cross-site, or `undefined` when it does not. Browsers send `Sec-Fetch-Site` and
  * `Origin` on POSTs; tools such as curl send neither, and are let through to the token (forms) or the JSON
@@ -48,7 +53,7 @@ export function crossSiteReason (request: FastifyRequest): string | undefined {
     return `Origin ${origin} is not a URL`
   }
   // Host only, not scheme: behind a TLS-terminating proxy without trustProxy the app sees http for an https page.
-  if (host === '' || host !== request.host) return `Origin ${origin} is not this site`
+  if (host === '' || sameHost(host) !== sameHost(request.host)) return `Origin ${origin} is not this site`
   return undefined
 }
 
