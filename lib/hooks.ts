@@ -146,26 +146,26 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     reply.raw.once('close', () => settle(state, null))
   }
 
-  /** Across processes, wait for the holder of the store's lock: serve its entry, or take over when it is gone. */
-  async function awaitOtherProcess (request: FastifyRequest, reply: FastifyReply, state: State): Promise<boolean> {
+  /**
+   * Across processes (stores with locks): take the store's lock for the key, or wait for whoever holds it and
+   * resolve the entry it stored. Resolves `undefined` when this request should run its handler: it got the lock,
+   * the holder vanished without storing (its lock expired), or the store failed.
+   */
+  async function awaitOtherProcess (state: State): Promise<CacheEntry | undefined> {
     const deadline = Date.now() + CROSS_PROCESS_LOCK_MS
     for (let pause = 10; Date.now() < deadline; pause = Math.min(pause * 2, 100)) {
       const locked = await guarded.call((s) => s.lock!(state.key, CROSS_PROCESS_LOCK_MS))
-      if (locked === FAILED) return false
+      if (locked === FAILED) return undefined
       if (locked) {
         state.locked = true
-        return false
+        return undefined
       }
       await sleep(pause)
       const found = await lookup(state.key, state.variant)
-      if (found === FAILED) return false
-      if (found?.entry !== undefined && found.entry.expiresAt > Date.now()) {
-        count(state.route, state.key, 'hits')
-        await send(request, reply, found.entry, state.route, '')
-        return true
-      }
+      if (found === FAILED) return undefined
+      if (found?.entry !== undefined && isEntry(found.entry) && found.entry.expiresAt > Date.now()) return found.entry
     }
-    return false
+    return undefined
   }
 
   /** Stale-while-revalidate: regenerate in the background through the app itself, as a request only it can make. */
@@ -265,10 +265,12 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
       return prepareMiss(req, state)
     }
     lead(reply, state, flightKey)
-    if (store.lock !== undefined && await awaitOtherProcess(request, reply, state)) {
+    const elsewhere = store.lock === undefined ? undefined : await awaitOtherProcess(state)
+    if (elsewhere !== undefined) {
       state.mode = 'hit'
-      settle(state, null)
-      return reply
+      settle(state, { entry: elsewhere, variant })
+      count(route, key, 'hits')
+      return send(request, reply, elsewhere, route, '')
     }
     return prepareMiss(req, state)
   }

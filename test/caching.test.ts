@@ -249,11 +249,11 @@ test('invalid plugin options fail ready() naming the option and what was expecte
   for (const [options, message] of cases) {
     const app = Fastify()
     app.register(fancyCache, options as never)
-    await assert.rejects(app.ready(), { code: 'FANCY_CACHE_ERR_INVALID_OPTION', message }, String(message))
+    await assert.rejects(async () => { await app.ready() }, { code: 'FANCY_CACHE_ERR_INVALID_OPTION', message }, String(message))
   }
   const app = Fastify()
   app.register(fancyCache, { store: 'redis' })
-  await assert.rejects(app.ready(), { code: 'FANCY_CACHE_ERR_NO_REDIS' })
+  await assert.rejects(async () => { await app.ready() }, { code: 'FANCY_CACHE_ERR_NO_REDIS' })
 })
 
 test('only GET and HEAD are cached', async () => {
