@@ -439,3 +439,23 @@ test('the plugin registered in a child scope covers that scope only', async () =
   await app.inject('/outside')
   assert.equal((await app.inject('/outside')).headers['cache-status'], undefined)
 })
+
+test('pages of one route that vary on different headers are each served from the cache', async () => {
+  const { app, run, runs } = await cachedApp()
+  app.get('/v/:page', { config: { fancyCache: true } }, async (request, reply) => {
+    const page = (request.params as { page: string }).page
+    if (page === 'translated') reply.header('vary', 'accept-language')
+    return `${page} in ${String(request.headers['accept-language'])} ${run(page)}`
+  })
+  const en = { 'accept-language': 'en' }
+  const fr = { 'accept-language': 'fr' }
+  await app.inject({ url: '/v/translated', headers: en })
+  await app.inject({ url: '/v/plain', headers: en })
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await app.inject({ url: '/v/translated', headers: en })).body, 'translated in en 1')
+    assert.equal((await app.inject({ url: '/v/plain', headers: fr })).body, 'plain in en 1')
+  }
+  assert.equal((await app.inject({ url: '/v/translated', headers: fr })).body, 'translated in fr 2')
+  assert.equal(runs('translated'), 2)
+  assert.equal(runs('plain'), 1)
+})
