@@ -31,3 +31,8 @@ export const storeTimeout = (ms: number) =>
 /** An invalid argument to a `fastify.fancyCache` method (findUrls, purgeUrls, purgeTags, purgeKey). */
 export const invalidArgument = (message: string) =>
   new FancyCacheError('FANCY_CACHE_ERR_INVALID_ARGUMENT', `fastify-fancy-cache: ${message}`)
+
+/** The Redis client is not connected: the store call fails at once, so the request is served uncached. */
+export const storeUnavailable = (status: string) =>
+  new FancyCacheError('FANCY_CACHE_ERR_STORE_UNAVAILABLE',
+    `fastify-fancy-cache: the Redis client is not ready (status ${status}); serving uncached until it reconnects`)

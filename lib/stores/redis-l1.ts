@@ -1,0 +1,110 @@
+import type { CacheEntry, Lookup } from './store.ts'
+
+/** Bounds of the in-process tier in front of Redis. */
+export interface L1Options {
+  /** Most entries (variants) kept; least recently used ones go first. Default 10000. */
+  maxEntries?: number
+  /** Most bytes of bodies and headers kept. Default 64 MiB. */
+  maxBytes?: number
+}
+
+interface Slot {
+  key: string
+  vary: string[]
+  entry: CacheEntry
+  bytes: number
+  /** Served from L1 until then, even if no invalidation arrives (a safety net under lost messages). */
+  until: number
+}
+
+/** Longest an entry is served from L1 without asking Redis again. */
+export const L1_MAX_AGE_MS = 5000
+const OVERHEAD = 160
+
+function sizeOf (entry: CacheEntry): number {
+  let bytes = entry.body.length + entry.etag.length + OVERHEAD
+  for (const name in entry.headers) {
+    const value = entry.headers[name]!
+    bytes += name.length + (typeof value === 'string' ? value.length : value.join(', ').length)
+  }
+  return bytes
+}
+
+/**
+ * The L1 tier: entries read from Redis, kept in process in least-recently-used order. It never answers for a key
+ * it does not hold (a miss goes to Redis), so it needs no epoch or tags: every write, purge and clear on any
+ * instance is announced on the namespace's channel and evicts here. `generation` moves on every eviction, so a read
+ * that raced with one does not put what it read back into L1.
+ */
+export class L1 {
+  readonly maxEntries: number
+  readonly maxBytes: number
+  #slots = new Map<string, Slot>()
+  #byKey = new Map<string, Set<string>>()
+  #bytes = 0
+  generation = 0
+
+  constructor (options: L1Options) {
+    this.maxEntries = options.maxEntries ?? 10000
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+  }
+
+  get (key: string, variant: string): Lookup | undefined {
+    const id = `${key}\0${variant}`
+    const slot = this.#slots.get(id)
+    if (slot === undefined) return undefined
+    const now = Date.now()
+    if (slot.until <= now || slot.entry.staleUntil <= now) {
+      this.#drop(key, id, slot)
+      return undefined
+    }
+    this.#slots.delete(id)
+    this.#slots.set(id, slot)
+    return { entry: slot.entry, vary: slot.vary }
+  }
+
+  put (key: string, variant: string, lookup: Lookup, generation: number): void {
+    const entry = lookup.entry
+    if (entry === undefined || generation !== this.generation) return
+    const bytes = sizeOf(entry)
+    if (bytes > this.maxBytes) return
+    const id = `${key}\0${variant}`
+    const old = this.#slots.get(id)
+    if (old !== undefined) this.#drop(key, id, old)
+    this.#slots.set(id, { key, vary: lookup.vary, entry, bytes, until: Math.min(Date.now() + L1_MAX_AGE_MS, entry.staleUntil) })
+    let ids = this.#byKey.get(key)
+    if (ids === undefined) this.#byKey.set(key, ids = new Set())
+    ids.add(id)
+    this.#bytes += bytes
+    while (this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes) {
+      const [oldest, slot] = this.#slots.entries().next().value!
+      this.#drop(slot.key, oldest, slot)
+    }
+  }
+
+  /** Forget every variant of a key. */
+  evict (key: string): void {
+    this.generation++
+    const ids = this.#byKey.get(key)
+    if (ids === undefined) return
+    for (const id of ids) {
+      const slot = this.#slots.get(id)
+      if (slot !== undefined) this.#drop(key, id, slot)
+    }
+  }
+
+  clear (): void {
+    this.generation++
+    this.#slots.clear()
+    this.#byKey.clear()
+    this.#bytes = 0
+  }
+
+  #drop (key: string, id: string, slot: Slot): void {
+    this.#slots.delete(id)
+    this.#bytes -= slot.bytes
+    const ids = this.#byKey.get(key)
+    ids?.delete(id)
+    if (ids?.size === 0) this.#byKey.delete(key)
+  }
+}
