@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import { adminApp } from './helpers/admin-page.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+interface Run { code: number, stdout: string, stderr: string }
+
+/** Run the command line as a user would, in a subprocess (the test process serves the app meanwhile). */
+function cli (...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bin/fancy-cache.ts', ...args], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+async function listening (app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+/** A port nothing listens on. */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+let app: FastifyInstance
+let origin: string
+let runs: (name: string) => number
+
+before(async () => {
+  const cached = await adminApp()
+  app = cached.app
+  runs = cached.runs
+  origin = await listening(app)
+})
+after(() => app.close())
+
+async function warm (...urls: string[]) {
+  await app.fancyCache.clear()
+  for (const url of urls) await app.inject(url)
+}
+
+test('--help prints the usage with examples and exits 0', async () => {
+  const run = await cli('--help')
+  assert.equal(run.code, 0)
+  assert.match(run.stdout, /^Usage: fancy-cache urls \[patterns\.\.\.\] \[--purge\] \[--json\] \(--redis URL \[--namespace NS\] \| --server URL\)/)
+  assert.match(run.stdout, /Examples:/)
+  assert.equal((await cli('urls', '-h')).code, 0)
+})
+
+test('bad arguments: a clear message, a pointer to --help and exit 2', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /missing command/],
+    [['list', '--server', origin], /unknown command "list"/],
+    [['urls'], /exactly one of --redis URL or --server URL/],
+    [['urls', '--server', origin, '--redis', 'redis://127.0.0.1:1'], /exactly one of/],
+    [['urls', '--bogus'], /Unknown option '--bogus'/],
+    [['urls', '--server'], /argument missing/],
+    [['urls', '--server', 'not a url'], /--server must be a URL/],
+    [['urls', '--server', 'ftp://example.com'], /http or https/],
+    [['urls', '--redis', 'http://127.0.0.1:1'], /--redis must be a redis:\/\//],
+    [['urls', '--server', origin, '--namespace', 'x'], /--namespace goes with --redis/],
+    [['urls', '--redis', 'redis://127.0.0.1:1', '--header', 'a: b'], /--header goes with --server/],
+    [['urls', '--server', origin, '--header', 'nocolon'], /--header must look like "Name: value"/],
+    [['urls', '--server', origin, '--timeout', 'soon'], /--timeout must be a whole number/]
+  ]
+  for (const [args, message] of cases) {
+    const run = await cli(...args)
+    assert.equal(run.code, 2, args.join(' '))
+    assert.match(run.stderr, message, args.join(' '))
+    assert.match(run.stderr, /Run fancy-cache --help for usage/)
+    assert.equal(run.stdout, '')
+  }
+})
+
+test('--server lists one row per URL: URL  HITS n  MISSES n, like manage.py fancy-urls', async () => {
+  await warm('/page5.html', '/page5.html', '/page5.html', '/page4.html')
+  const run = await cli('urls', '--server', `${origin}/fancy-cache`)
+  assert.equal(run.code, 0, run.stderr)
+  const lines = run.stdout.trimEnd().split('\n').sort()
+  assert.equal(lines.length, 2)
+  assert.match(lines[0]!, /^\/page4\.html\s+HITS 0\s+MISSES 1$/)
+  assert.match(lines[1]!, /^\/page5\.html\s+HITS 2\s+MISSES 1$/)
+  // A bare origin means the default prefix.
+  assert.deepEqual((await cli('urls', '--server', origin)).stdout, run.stdout)
+})
+
+test('--server with patterns lists only the matching URLs; no match says so on stderr', async () => {
+  await warm('/blog/1', '/blog/2?page=2', '/about')
+  const run = await cli('urls', '/blog/*', '/nothing', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  assert.deepEqual(run.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0]).sort(), ['/blog/1', '/blog/2?page=2'])
+  const none = await cli('urls', '/nope*', '--server', origin)
+  assert.equal(none.code, 0)
+  assert.equal(none.stdout, '')
+  assert.match(none.stderr, /No cached URL matches/)
+})
+
+test('--json prints one JSON object per URL and line', async () => {
+  await warm('/a', '/a', '/b')
+  const run = await cli('urls', '--json', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  const rows = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line)).sort((x, y) => x.url < y.url ? -1 : 1)
+  assert.deepEqual(rows.map((r) => [r.url, r.hits, r.misses]), [['/a', 1, 1], ['/b', 0, 1]])
+  assert.deepEqual(Object.keys(rows[0]), ['url', 'key', 'hits', 'misses', 'bytes', 'storedAt', 'expiresAt'])
+})
+
+test('--purge lists and purges the matching URLs; the next request to them runs the handler', async () => {
+  await warm('/blog/1', '/blog/2', '/about')
+  const before = runs('/blog/1')
+  const run = await cli('urls', '/blog/*', '--purge', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /^\/blog\/1\s+HITS/m)
+  assert.match(run.stdout, /^Purged 2 entries$/m)
+  assert.match((await app.inject('/blog/1')).headers['cache-status'] as string, /fwd=miss/)
+  assert.equal(runs('/blog/1'), before + 1)
+  const left = await cli('urls', '--server', origin)
+  assert.deepEqual(left.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0]).sort(), ['/about', '/blog/1'])
+  const json = await cli('urls', '--purge', '--json', '--server', origin)
+  assert.equal(json.code, 0)
+  assert.equal(json.stdout.trimEnd().split('\n').length, 2, 'stdout keeps only the JSON rows')
+  assert.match(json.stderr, /Purged 2 entries/)
+  assert.equal((await app.fancyCache.stats()).entries, 0)
+})
+
+test('--server walks every page of a large listing', async () => {
+  await app.fancyCache.clear()
+  for (let i = 0; i < 1200; i++) await app.inject(`/many/${i}`)
+  const run = await cli('urls', '/many/*', '--json', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  const urls = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).url)
+  assert.equal(urls.length, 1200)
+  assert.equal(new Set(urls).size, 1200)
+})
+
+test('unreachable targets: a clear error and exit 1', async () => {
+  const port = await closedPort()
+  const server = await cli('urls', '--server', `http://127.0.0.1:${port}`)
+  assert.equal(server.code, 1)
+  assert.match(server.stderr, new RegExp(`cannot reach http://127.0.0.1:${port}/fancy-cache: .*ECONNREFUSED`))
+  const redis = await cli('urls', '--redis', `redis://127.0.0.1:${port}`)
+  assert.equal(redis.code, 1)
+  assert.match(redis.stderr, new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED`))
+})
+
+test('a server that accepts but never answers times out after --timeout', async () => {
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => sockets.add(socket))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const { port } = silent.address() as AddressInfo
+  try {
+    const started = Date.now()
+    const run = await cli('urls', '--server', `http://127.0.0.1:${port}`, '--timeout', '500')
+    assert.equal(run.code, 1)
+    assert.match(run.stderr, /cannot reach .*: timed out/)
+    assert.ok(Date.now() - started < 10_000)
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  }
+})
+
+test('a URL that is not an admin API, or one that refuses us: exit 1 with the status and a hint', async () => {
+  const notAdmin = await cli('urls', '--server', `${origin}/not-admin`)
+  assert.equal(notAdmin.code, 1)
+  assert.match(notAdmin.stderr, /did not answer JSON|answered 404/)
+  const guarded = await adminApp({ admin: { authorize: (request) => request.headers.authorization === 'Bearer s3cret' } })
+  const guardedOrigin = await listening(guarded.app)
+  try {
+    await guarded.app.inject('/x')
+    const refused = await cli('urls', '--server', guardedOrigin)
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /answered 403: not authorized/)
+    const allowed = await cli('urls', '--server', guardedOrigin, '-H', 'Authorization: Bearer s3cret')
+    assert.equal(allowed.code, 0, allowed.stderr)
+    assert.match(allowed.stdout, /^\/x\s+HITS 0\s+MISSES 1$/m)
+  } finally {
+    await guarded.app.close()
+  }
+})
