@@ -62,6 +62,7 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
   const base = app.prefix
   const views = viewsDir()
   const stylesheet = readFileSync(`${views}admin.css`)
+  const icon = readFileSync(`${views}favicon.svg`)
   const signer = new Signer(admin.secret, `${opts.namespace}\0${base}`, TOKEN_MAX_AGE_MS)
   const memo = new PageMemo()
 
@@ -134,6 +135,7 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
   })
 
   app.get('/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(stylesheet))
+  app.get('/favicon.svg', async (_request, reply) => reply.type('image/svg+xml').send(icon))
 
   app.get('/confirm', async (_request, reply) => html(reply, 'confirm', confirmModel(context(), await api.stats())))
 
