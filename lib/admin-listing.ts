@@ -5,6 +5,8 @@ import type { FancyCacheApi, UrlPage } from './urls.ts'
 /** Up to this many cached entries the page sorts and paginates the whole match set; beyond, one scan page at a time. */
 export const SORT_ALL_LIMIT = 10_000
 const GATHER_PAGE = 1000
+/** How long one page view may keep scanning for matches of a rare pattern. */
+const FILL_MS = 150
 
 export const SORT_COLUMNS = ['url', 'key', 'hits', 'misses', 'ratio', 'size', 'age', 'left'] as const
 export type SortColumn = typeof SORT_COLUMNS[number]
@@ -122,11 +124,26 @@ async function gatherAll (api: FancyCacheApi, patterns: string[]): Promise<Remem
   return undefined
 }
 
+/**
+ * A rare pattern leaves scan pages short or empty (scanUrls bounds its work per call): keep scanning for a moment so
+ * the page shows matches rather than an empty table and a "next" link.
+ */
+async function fillPage (api: FancyCacheApi, query: ListingQuery, page: UrlPage): Promise<UrlPage> {
+  const deadline = Date.now() + FILL_MS
+  let { cursor, entries } = page
+  while (entries.length < query.limit && cursor !== '0' && Date.now() < deadline) {
+    const more = await api.scanUrls({ urls: query.patterns, cursor, count: query.limit - entries.length })
+    entries = entries.concat(more.entries)
+    cursor = more.cursor
+  }
+  return { cursor, entries }
+}
+
 async function scanPage (api: FancyCacheApi, memo: PageMemo, query: ListingQuery): Promise<{ page: UrlPage, restarted: boolean }> {
   const cursor = query.cursor ?? '0'
   const id = PageMemo.id(query.patterns, query.limit, cursor)
   try {
-    const page = await api.scanUrls({ urls: query.patterns, cursor, count: query.limit })
+    const page = await fillPage(api, query, await api.scanUrls({ urls: query.patterns, cursor, count: query.limit }))
     if (cursor !== '0') memo.set(id, page, await api.store.epoch())
     return { page, restarted: false }
   } catch (err) {

@@ -195,9 +195,11 @@ export function indexModel (context: ViewContext, state: PageState, listing: Lis
     columns: columnsOf(base, state, listing),
     rows: rowsOf(listing, now),
     pager: pagerOf(base, state, listing),
-    empty: state.q === ''
-      ? 'No remembered URL is cached right now.'
-      : `No cached URL matches ${state.q}. Patterns match the whole URL, with * for any run of characters: try *${state.q}*`
+    empty: listing.nextCursor !== undefined
+      ? 'No match in the part of the cache searched so far: the next page searches on.'
+      : state.q === ''
+        ? 'No remembered URL is cached right now.'
+        : `No cached URL matches ${state.q}. Patterns match the whole URL, with * for any run of characters: try *${state.q}*`
   }
 }
 
