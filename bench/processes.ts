@@ -28,6 +28,7 @@ export function stopHelpers (): void {
   for (const child of helpers) child.kill('SIGTERM')
   helpers.clear()
 }
+process.once('exit', stopHelpers)
 
 /** A TCP port free on loopback right now. */
 export async function freePort (): Promise<number> {

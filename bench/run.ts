@@ -95,7 +95,12 @@ async function measureRow (row: Row, redis: Helper | undefined): Promise<RowResu
     return emptyRow(row, 'varnishd is not installed (Debian: apt-get install varnish)')
   }
   const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=row-${row.id}.cpuprofile`]
-  const app: AppProcess = await startApp({ ...row.server, redisPort: redis?.port }, nodeFlags)
+  let app: AppProcess
+  try {
+    app = await startApp({ ...row.server, redisPort: redis?.port }, nodeFlags)
+  } catch (err) {
+    return emptyRow(row, `the app failed to start: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+  }
   let varnish: Helper | undefined
   try {
     if (row.needs === 'varnish') varnish = await startVarnish(varnishd!, app.port)
@@ -153,7 +158,7 @@ async function runScale (redis: Helper | undefined): Promise<ScaleResults> {
   console.log('scale: 1,000 concurrent requests to one cold key')
   scale.coalesce = await coalesce(1000, quick ? 500 : 1000)
   if (!args.scale) return scale
-  const urls = quick ? 20_000 : 1_000_000
+  const urls = quick ? 5000 : 1_000_000
   console.log(`scale: findUrls over ${urls} remembered URLs (memory)`)
   scale.findUrls.push(await findUrls('memory', urls))
   console.log(`scale: findUrls over ${urls} remembered URLs (redis)`)
