@@ -4,7 +4,9 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import { adminApp } from './helpers/admin-page.ts'
+import { RedisServer } from './helpers/redis-server.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -187,5 +189,40 @@ test('a URL that is not an admin API, or one that refuses us: exit 1 with the st
     assert.match(allowed.stdout, /^\/x\s+HITS 0\s+MISSES 1$/m)
   } finally {
     await guarded.app.close()
+  }
+})
+
+test('--redis reads the Redis store directly: rows, patterns, --json, --namespace and --purge', async () => {
+  const redis = await RedisServer.start()
+  const client = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 })
+  await client.connect()
+  const onRedis = await adminApp({ store: 'redis', redis: client, namespace: 'cli-test' })
+  try {
+    for (const url of ['/page5.html', '/page5.html', '/page5.html', '/page4.html', '/blog/1', '/blog/2']) {
+      await onRedis.app.inject(url)
+    }
+    const target = ['--redis', redis.url, '--namespace', 'cli-test']
+    const all = await cli('urls', ...target)
+    assert.equal(all.code, 0, all.stderr)
+    const lines = all.stdout.trimEnd().split('\n').sort()
+    assert.equal(lines.length, 4)
+    assert.match(lines.find((l) => l.startsWith('/page5.html'))!, /^\/page5\.html\s+HITS 2\s+MISSES 1$/)
+    assert.match(lines.find((l) => l.startsWith('/page4.html'))!, /^\/page4\.html\s+HITS 0\s+MISSES 1$/)
+
+    const json = await cli('urls', '/page*', '--json', ...target)
+    assert.deepEqual(json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).url).sort(), ['/page4.html', '/page5.html'])
+
+    const otherNamespace = await cli('urls', '--redis', redis.url)
+    assert.equal(otherNamespace.stdout, '', 'the default namespace holds nothing')
+
+    const purge = await cli('urls', '/blog/*', '--purge', ...target)
+    assert.equal(purge.code, 0, purge.stderr)
+    assert.match(purge.stdout, /^Purged 2 entries$/m)
+    assert.match((await onRedis.app.inject('/blog/1')).headers['cache-status'] as string, /fwd=miss/)
+    assert.match((await onRedis.app.inject('/page4.html')).headers['cache-status'] as string, /hit/)
+  } finally {
+    await onRedis.app.close()
+    client.disconnect()
+    await redis.stop()
   }
 })
