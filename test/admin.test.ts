@@ -7,9 +7,11 @@ import Fastify from 'fastify'
 import formbody from '@fastify/formbody'
 import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
+import { Redis } from 'ioredis'
 import fancyCache, { MemoryStore } from '../index.ts'
 import { Signer } from '../lib/admin-security.ts'
 import { adminApp, csrfOf, flashOf, keysOf, postForm, unescape, urlsOf } from './helpers/admin-page.ts'
+import { RedisServer } from './helpers/redis-server.ts'
 
 const SAME_ORIGIN = { origin: 'http://localhost:80', 'sec-fetch-site': 'same-origin' }
 
@@ -509,4 +511,30 @@ test('the app\'s own form parser (@fastify/formbody) and the admin forms both wo
   const response = await postForm(app, '/fancy-cache/purge', { _csrf: csrfOf(html), action: 'matching', q: '/a' }, SAME_ORIGIN)
   assert.equal(response.statusCode, 303)
   assert.equal((await app.fancyCache.stats()).entries, 0)
+})
+
+test('on the Redis store: the page lists, pages, purges a row, and the API agrees', async () => {
+  const redis = await RedisServer.start()
+  const client = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 })
+  await client.connect()
+  try {
+    const { app } = await adminApp({ store: 'redis', redis: client, namespace: 'admin-test' })
+    await warm(app, ['/a', '/a', '/b', '/c'])
+    const html = await page(app, '/fancy-cache?sort=url&dir=asc')
+    assert.deepEqual(urlsOf(html), ['/a', '/b', '/c'])
+    assert.match(html, /RedisStore/)
+    const response = await postForm(app, '/fancy-cache/purge', {
+      _csrf: csrfOf(html), action: 'key', key: keysOf(html)[1]!, url: '/b', sort: 'url', dir: 'asc'
+    }, SAME_ORIGIN)
+    const after = await page(app, response.headers.location as string)
+    assert.equal(flashOf(after), 'Purged /b')
+    assert.deepEqual(urlsOf(after), ['/a', '/c'])
+    assert.match((await app.inject('/b')).headers['cache-status'] as string, /fwd=miss/)
+    const api = (await app.inject('/fancy-cache/api/urls?q=/a')).json()
+    assert.deepEqual(api.urls.map((u: { url: string, hits: number }) => [u.url, u.hits]), [['/a', 1]])
+    await app.close()
+  } finally {
+    client.disconnect()
+    await redis.stop()
+  }
 })
