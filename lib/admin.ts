@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyReply, HTTPMethods } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
 import { list, PageMemo } from './admin-listing.ts'
@@ -53,33 +53,18 @@ function plural (n: number, one: string, many: string): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
 }
 
-/**
- * The admin page, its JSON API and their guards, in a scope of their own: the page's view engine, form parser and
- * hooks never reach the application's routes. No route here has `config.fancyCache`, so nothing here is cached.
- */
-export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOptions): Promise<void> {
-  const { admin, api } = opts
-  const base = app.prefix
-  const views = viewsDir()
-  const stylesheet = readFileSync(`${views}admin.css`)
-  const icon = readFileSync(`${views}favicon.svg`)
-  const signer = new Signer(admin.secret, `${opts.namespace}\0${base}`, TOKEN_MAX_AGE_MS)
-  const memo = new PageMemo()
+/** What the admin routes share. */
+interface Scope {
+  app: FastifyInstance
+  base: string
+  opts: AdminPluginOptions
+  signer: Signer
+  memo: PageMemo
+  render: Render
+}
 
-  await app.register(fastifyView, {
-    engine: { eta: new Eta({ autoEscape: true, autoTrim: [false, 'nl'] }) },
-    root: views,
-    propertyName: VIEW,
-    production: true
-  })
-  const render = (app as unknown as Record<typeof VIEW, Render>)[VIEW]
-
-  // Parsed here with URLSearchParams whatever form parser the application has: it stays out of this scope.
-  if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM)
-  app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)))
-  })
-
+/** Every admin response: security headers; then access (authorize or loopback); then, for writes, same-site only. */
+function installGuards (app: FastifyInstance, admin: AdminOptions, base: string) {
   const apiPrefix = `${base}/api/`
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS)
@@ -95,11 +80,31 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
       if (reason !== undefined) return forbidden(reply, isApi, `cross-site request refused (${reason})`)
     }
   })
+}
+
+function methodNotAllowed (app: FastifyInstance, base: string, url: string, allowed: HTTPMethods[]) {
+  const others = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as HTTPMethods[]).filter((m) => !allowed.includes(m))
+  app.route({
+    method: others,
+    url,
+    handler: async (_request, reply) => reply.code(405).header('allow', allowed.join(', ')).send({
+      statusCode: 405, error: 'Method Not Allowed', message: `${url === '/' ? base : base + url} only answers ${allowed.join(', ')}`
+    })
+  })
+}
+
+function contentTypeIs (request: FastifyRequest, type: string): boolean {
+  return request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() === type
+}
+
+function pageRoutes (scope: Scope, assets: { stylesheet: Buffer, icon: Buffer }) {
+  const { app, base, opts, signer, memo, render } = scope
+  const { api } = opts
 
   function context (flash?: string): ViewContext {
     return {
       base,
-      admin,
+      admin: opts.admin,
       namespace: opts.namespace,
       store: api.store.constructor.name,
       rememberAllUrls: opts.rememberAllUrls,
@@ -113,17 +118,6 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
     return reply.type('text/html; charset=utf-8').send(await render(page, data))
   }
 
-  function methodNotAllowed (url: string, allowed: HTTPMethods[]) {
-    const others = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as HTTPMethods[]).filter((m) => !allowed.includes(m))
-    app.route({
-      method: others,
-      url,
-      handler: async (_request, reply) => reply.code(405).header('allow', allowed.join(', ')).send({
-        statusCode: 405, error: 'Method Not Allowed', message: `${url === '/' ? base : base + url} only answers ${allowed.join(', ')}`
-      })
-    })
-  }
-
   app.get('/', async (request, reply) => {
     const query = request.query as Fields
     const state = pageStateOf(query)
@@ -133,13 +127,20 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
     const listing = await list(api, memo, state.query, totals.entries)
     return html(reply, 'index', indexModel(context(flash), state, listing, totals))
   })
-
-  app.get('/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(stylesheet))
-  app.get('/favicon.svg', async (_request, reply) => reply.type('image/svg+xml').send(icon))
-
   app.get('/confirm', async (_request, reply) => html(reply, 'confirm', confirmModel(context(), await api.stats())))
+  app.get('/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(assets.stylesheet))
+  app.get('/favicon.svg', async (_request, reply) => reply.type('image/svg+xml').send(assets.icon))
+  app.post('/purge', formPurge(scope))
+  methodNotAllowed(app, base, '/', ['GET'])
+  methodNotAllowed(app, base, '/purge', ['POST'])
+}
 
-  /** After a purge: back to the page (303, so a reload does not post again) with a signed flash line. */
+/** The page's purge forms: one row (by key), the current search, or everything (after the confirm page). */
+function formPurge (scope: Scope) {
+  const { base, opts, signer, memo } = scope
+  const { api } = opts
+
+  /** Back to the page (303, so a reload does not post again) with a signed flash line. */
   function back (reply: FastifyReply, state: PageState, flash: string, change: { cursor?: undefined, offset?: number } = {}) {
     const params = pageParams(state, change)
     params.set('flash', flash)
@@ -147,8 +148,8 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
     return reply.redirect(hrefOf(base, params), 303)
   }
 
-  app.post('/purge', async (request, reply) => {
-    if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== FORM) {
+  return async function purge (request: FastifyRequest, reply: FastifyReply) {
+    if (!contentTypeIs(request, FORM)) {
       return reply.code(415).send({ statusCode: 415, error: 'Unsupported Media Type', message: `send ${FORM}` })
     }
     const form = (request.body ?? {}) as Fields
@@ -176,7 +177,16 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
       return back(reply, pageStateOf({}), `Purged all ${plural(entries, 'entry', 'entries')} (namespace ${opts.namespace})`)
     }
     return reply.code(400).type('text/plain; charset=utf-8').send('400 Bad Request: action must be key, matching or all\n')
-  })
+  }
+}
+
+function badRequest (reply: FastifyReply, message: string) {
+  return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message })
+}
+
+function apiRoutes (scope: Scope) {
+  const { app, base, opts } = scope
+  const { api } = opts
 
   app.get('/api/urls', async (request, reply) => {
     const query = request.query as Fields
@@ -184,7 +194,7 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
     const limitText = one(query.limit)
     const limit = limitText === undefined ? API_DEFAULT_LIMIT : Number(limitText)
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `limit must be a whole number from 1 to ${MAX_LIMIT}` })
+      return badRequest(reply, `limit must be a whole number from 1 to ${MAX_LIMIT}`)
     }
     try {
       const page = await api.scanUrls({ urls: patterns, cursor: one(query.cursor) || '0', count: limit })
@@ -203,21 +213,19 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
       }
     } catch (err) {
       if (!isBadArgument(err)) throw err
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message })
+      return badRequest(reply, err.message)
     }
   })
 
   app.post('/api/purge', async (request, reply) => {
     // A browser cannot send this content type cross-site without a CORS preflight, which nothing here answers.
-    if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+    if (!contentTypeIs(request, 'application/json')) {
       return reply.code(415).send({ statusCode: 415, error: 'Unsupported Media Type', message: 'send application/json' })
     }
     const body = request.body as Fields | null
     const given = body !== null && typeof body === 'object' ? ['urls', 'tags', 'all'].filter((k) => k in body) : []
     if (given.length !== 1 || (given[0] === 'all' && body!.all !== true)) {
-      return reply.code(400).send({
-        statusCode: 400, error: 'Bad Request', message: 'send exactly one of { "urls": [...] }, { "tags": [...] } or { "all": true }'
-      })
+      return badRequest(reply, 'send exactly one of { "urls": [...] }, { "tags": [...] } or { "all": true }')
     }
     try {
       if (given[0] === 'urls') return { purged: await api.purgeUrls(body!.urls as string[]) }
@@ -227,12 +235,39 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
       return { purged: entries }
     } catch (err) {
       if (!isBadArgument(err)) throw err
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message })
+      return badRequest(reply, err.message)
     }
   })
 
-  methodNotAllowed('/', ['GET'])
-  methodNotAllowed('/purge', ['POST'])
-  methodNotAllowed('/api/urls', ['GET'])
-  methodNotAllowed('/api/purge', ['POST'])
+  methodNotAllowed(app, base, '/api/urls', ['GET'])
+  methodNotAllowed(app, base, '/api/purge', ['POST'])
+}
+
+/**
+ * The admin page, its JSON API and their guards, in a scope of their own: the page's view engine, form parser and
+ * hooks never reach the application's routes. No route here has `config.fancyCache`, so nothing here is cached.
+ */
+export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOptions): Promise<void> {
+  const base = app.prefix
+  const views = viewsDir()
+
+  await app.register(fastifyView, {
+    engine: { eta: new Eta({ autoEscape: true, autoTrim: [false, 'nl'] }) },
+    root: views,
+    propertyName: VIEW,
+    production: true
+  })
+  const render = (app as unknown as Record<typeof VIEW, Render>)[VIEW]
+
+  // Parsed here with URLSearchParams whatever form parser the application has: it stays out of this scope.
+  if (app.hasContentTypeParser(FORM)) app.removeContentTypeParser(FORM)
+  app.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+
+  installGuards(app, opts.admin, base)
+  const signer = new Signer(opts.admin.secret, `${opts.namespace}\0${base}`, TOKEN_MAX_AGE_MS)
+  const scope: Scope = { app, base, opts, signer, memo: new PageMemo(), render }
+  pageRoutes(scope, { stylesheet: readFileSync(`${views}admin.css`), icon: readFileSync(`${views}favicon.svg`) })
+  apiRoutes(scope)
 }
