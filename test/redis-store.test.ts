@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { makeEntry, storeConformance } from '../lib/stores/conformance.ts'
+import { shardOf } from '../lib/stores/redis-codec.ts'
 import { RedisStore } from '../lib/stores/redis.ts'
 import type { Store } from '../lib/stores/store.ts'
 import { RedisServer } from './helpers/redis-server.ts'
@@ -47,11 +48,11 @@ storeConformance('redis store with l1', async () => ready(await makeStore(true))
 test('redis store: a value someone else wrote under a cache key is a miss, and the next set replaces it', async () => {
   const store = await makeStore()
   const client = await connect()
-  await client.set(`${store.namespace}:{k1}:e`, 'not a hash')
+  await client.set(`${store.namespace}:{${shardOf('k1')}}:e:k1`, 'not a hash')
   assert.equal(await store.get('k1', ''), undefined)
-  await client.hset(`${store.namespace}:{k2}:e`, 'v', '', '=', 'garbage')
+  await client.hset(`${store.namespace}:{${shardOf('k2')}}:e:k2`, 'v', '', '=', 'garbage')
   assert.equal((await store.get('k2', ''))?.entry, undefined)
-  await client.hset(`${store.namespace}:{k3}:e`, 'v', 'not a header name!', '=', 'garbage')
+  await client.hset(`${store.namespace}:{${shardOf('k3')}}:e:k3`, 'v', 'not a header name!', '=', 'garbage')
   assert.equal(await store.get('k3', ''), undefined)
   assert.equal(await store.set('k1', '', makeEntry('mine'), { vary: [], epoch: await store.epoch() }), true)
   assert.equal((await store.get('k1', ''))?.entry?.body.toString(), 'mine')

@@ -1,18 +1,30 @@
 import { hash } from 'node:crypto'
 import type { CacheEntry } from './store.ts'
 
+/** Number of index shards: every cache key belongs to one, and a scan walks them in turn. */
+export const SHARDS = 256
+
+/** The shard of a cache key: FNV-1a folded to a byte. */
+export function shardOf (key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return ((h >>> 24) ^ (h >>> 16) ^ (h >>> 8) ^ h) & 255
+}
+
 /**
  * Key layout of the Redis store (docs/redis.md documents it). Every key starts with `<namespace>:{`, so one
- * `SCAN MATCH <namespace>:{*` finds exactly this namespace's keys; the braces are the Cluster hash tag.
+ * `SCAN MATCH <namespace>:{*` finds exactly this namespace's keys. The braces hold the Cluster hash tag: a cache key's
+ * group, lock, index record and stats all carry its shard's tag, so every script about one key runs on one slot.
  *
- *   <ns>:{<tag>}:e        hash: the group of one cache key (variants, vary list, URL); expires with its last variant
- *   <ns>:{<tag>}:s        hash: hits and misses; outlives the group (STATS_TTL_MS after the last count)
- *   <ns>:{<tag>}:l        string: the regeneration lock
- *   <ns>:{t:<hash>}:t     set: the cache keys labelled with one tag
- *   <ns>:{epoch}          integer: the purge generation
- *
- * `<tag>` is the cache key itself when it is short and made of [A-Za-z0-9_-] (the plugin's keys are base64url
- * SHA-256 digests), otherwise `#` and a digest of it, so no key can break out of the braces or the SCAN pattern.
+ *   <ns>:{<shard>}:e:<key>   hash: the group of one cache key (vary list, variants); expires with its last variant
+ *   <ns>:{<shard>}:l:<key>   string: the regeneration lock
+ *   <ns>:{<shard>}:i         hash: cache key → "storedAt expiresAt staleUntil bytes variants url", one per group
+ *   <ns>:{<shard>}:s         hash: cache key → "hits misses lastCountedAt"; outlives the groups (STATS_TTL_MS)
+ *   <ns>:{t:<hash>}:t        set: the cache keys labelled with one tag
+ *   <ns>:{epoch}             integer: the purge generation
  */
 export class KeyLayout {
   readonly prefix: string
@@ -20,40 +32,34 @@ export class KeyLayout {
   readonly channel: string
   /** SCAN pattern of every key of the namespace. */
   readonly all: string
-  /** SCAN pattern of the groups. */
-  readonly groups: string
 
   constructor (namespace: string) {
     this.prefix = `${namespace}:{`
     this.epoch = `${this.prefix}epoch}`
     this.channel = `${namespace}:invalidate`
-    const glob = namespace.replace(/[*?[\]\\]/g, '\\$&')
-    this.all = `${glob}:{*`
-    this.groups = `${glob}:{*}:e`
+    this.all = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:{*`
   }
 
-  #tag (key: string): string {
-    return SAFE_KEY.test(key) ? key : `#${hash('sha256', key, 'base64url')}`
-  }
-
-  group (key: string): string {
-    return `${this.prefix}${this.#tag(key)}}:e`
-  }
-
-  stats (key: string): string {
-    return `${this.prefix}${this.#tag(key)}}:s`
+  group (key: string, shard = shardOf(key)): string {
+    return `${this.prefix}${shard}}:e:${key}`
   }
 
   lock (key: string): string {
-    return `${this.prefix}${this.#tag(key)}}:l`
+    return `${this.prefix}${shardOf(key)}}:l:${key}`
+  }
+
+  index (shard: number): string {
+    return `${this.prefix}${shard}}:i`
+  }
+
+  stats (shard: number): string {
+    return `${this.prefix}${shard}}:s`
   }
 
   tag (tag: string): string {
     return `${this.prefix}t:${hash('sha256', tag, 'base64url')}}:t`
   }
 }
-
-const SAFE_KEY = /^[A-Za-z0-9_-]{1,64}$/
 
 /** Header names as HTTP allows them: a vary list read back must be made of these, or the group is not ours. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/

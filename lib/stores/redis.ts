@@ -1,7 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { invalidArgument, invalidOption, storeUnavailable } from '../errors.ts'
-import { decodeEntry, decodeVary, encodeEntry, KeyLayout } from './redis-codec.ts'
+import { decodeEntry, decodeVary, encodeEntry, KeyLayout, SHARDS, shardOf } from './redis-codec.ts'
 import { L1, type L1Options } from './redis-l1.ts'
 import * as lua from './redis-scripts.ts'
 import type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './store.ts'
@@ -18,52 +18,84 @@ export interface RedisStoreOptions {
   l1?: L1Options | false
 }
 
-/** How long hits and misses are kept after their last change: they outlive entries, but not forever. */
+/** How long hits and misses are kept after their last count: they outlive entries, but not forever. */
 export const STATS_TTL_MS = 30 * 24 * 3600 * 1000
-const SCAN_ROUNDS = 16
+/** Most HSCAN steps one scan() call takes before it answers with what it found and a cursor. */
+const SCAN_ROUNDS = 64
+/** Largest HSCAN COUNT of one step (a page of about this many records per round trip). */
+const SCAN_STEP = 1000
 
 type Arg = string | Buffer | number
 type Scripted = (numKeys: number, ...args: Arg[]) => Promise<unknown>
 /** The commands the store sends through the client (a Redis and a Cluster both have them). */
-interface Client extends Pick<Redis, 'hmgetBuffer' | 'hmget' | 'get' | 'incr' | 'set' | 'sscan' | 'srem' | 'publish'> {
+interface Client extends Pick<Redis, 'hmgetBuffer' | 'hget' | 'hscanBuffer' | 'get' | 'incr' | 'set' | 'sscan' | 'srem' | 'publish'> {
   fancyCacheSet: Scripted
   fancyCacheTag: Scripted
   fancyCacheUnset: Scripted
   fancyCacheDelete: Scripted
   fancyCacheCount: Scripted
   fancyCacheUnlock: Scripted
+  fancyCacheTotals: Scripted
 }
 
-interface NodeScript {
-  lua: string
-  sha: string
+const SCRIPTS = {
+  fancyCacheSet: lua.SET,
+  fancyCacheTag: lua.TAG,
+  fancyCacheUnset: lua.UNSET,
+  fancyCacheDelete: lua.DELETE,
+  fancyCacheCount: lua.COUNT,
+  fancyCacheUnlock: lua.UNLOCK,
+  fancyCacheTotals: lua.TOTALS
 }
 
-function nodeScript (source: string): NodeScript {
-  return { lua: source, sha: createHash('sha1').update(source).digest('hex') }
-}
-
-/** Run a script on one node: EVALSHA, and EVAL when the node does not know it yet. */
-async function evalOn (node: Redis, script: NodeScript, keys: string[], args: Arg[]): Promise<unknown> {
-  try {
-    return await node.evalsha(script.sha, keys.length, ...keys, ...args)
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
-    return node.eval(script.lua, keys.length, ...keys, ...args)
-  }
+function parseCursor (cursor: string): [number, string] {
+  if (cursor === '0') return [0, '0']
+  const match = /^(\d{1,3})\.(\d{1,20})$/.exec(cursor)
+  if (match === null || Number(match[1]) >= SHARDS) throw invalidArgument(`unknown scan cursor ${JSON.stringify(cursor)}`)
+  return [Number(match[1]), match[2]!]
 }
 
 function isWrongType (err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('WRONGTYPE')
 }
 
-type Row = [string, string, number, number, number, number, number]
+/** The fields of an index record: "storedAt expiresAt staleUntil bytes variants hits misses countedAt url". */
+function fields (record: string): string[] | undefined {
+  const parts: string[] = []
+  let at = 0
+  for (let i = 0; i < 8; i++) {
+    const space = record.indexOf(' ', at)
+    if (space === -1) return undefined
+    parts.push(record.slice(at, space))
+    at = space + 1
+  }
+  parts.push(record.slice(at))
+  return parts
+}
+
+function statsOfRecord (parts: string[]): Stats | null {
+  return parts[7] === '0' ? null : { hits: Number(parts[5]), misses: Number(parts[6]) }
+}
+
+/** The remembered entry an index record describes, when its group is still stored and it has a URL. */
+function remembered (key: string, record: string, now: number): RememberedEntry | undefined {
+  const parts = fields(record)
+  if (parts === undefined || parts[8] === '' || Number(parts[2]) <= now) return undefined
+  return {
+    url: parts[8]!,
+    key,
+    bytes: Number(parts[3]),
+    storedAt: Number(parts[0]),
+    expiresAt: Number(parts[1]),
+    stats: statsOfRecord(parts)
+  }
+}
 
 /**
  * The Redis store (SPEC §8): one hash per cache key holding every variant, one round trip per hit, Lua scripts for
- * the writes, a hash tag per cache key so that it runs on Redis Cluster, remembered URLs found by SCAN on every
- * master, an optional L1 tier kept coherent through pub/sub. Every call rejects at once while the client is not
- * connected, so the plugin serves requests uncached instead of queueing them.
+ * the writes, keys hash-tagged by shard so that each script runs on one Redis Cluster slot, remembered URLs in
+ * sharded index hashes walked with HSCAN, an optional L1 tier kept coherent through pub/sub. Every call rejects at
+ * once while the client is disconnected, so the plugin serves requests uncached instead of queueing them.
  */
 export class RedisStore implements Store {
   readonly namespace: string
@@ -71,13 +103,12 @@ export class RedisStore implements Store {
   readonly #commands: Client
   readonly #cluster: boolean
   readonly #keys: KeyLayout
-  readonly #scanInfo: NodeScript
-  readonly #summary: NodeScript
-  readonly #unlinkAll: NodeScript
   readonly #l1: L1 | undefined
   readonly #locks = new Map<string, string>()
   #subscriber: Redis | Cluster | undefined
   #listening = false
+  #connected = false
+  #firstConnection: Promise<void> | undefined
 
   constructor (options: RedisStoreOptions) {
     const { client } = options
@@ -94,16 +125,7 @@ export class RedisStore implements Store {
     this.#commands = client as unknown as Client
     this.#cluster = client.isCluster
     this.#keys = new KeyLayout(namespace)
-    const page = (source: string, writes: boolean) => nodeScript(this.#cluster ? lua.crossSlot(source, writes) : source)
-    this.#scanInfo = page(lua.SCAN_INFO, false)
-    this.#summary = page(lua.SUMMARY, false)
-    this.#unlinkAll = page(lua.UNLINK_ALL, true)
-    client.defineCommand('fancyCacheSet', { lua: lua.SET })
-    client.defineCommand('fancyCacheTag', { lua: lua.TAG })
-    client.defineCommand('fancyCacheUnset', { lua: lua.UNSET })
-    client.defineCommand('fancyCacheDelete', { lua: lua.DELETE })
-    client.defineCommand('fancyCacheCount', { lua: lua.COUNT })
-    client.defineCommand('fancyCacheUnlock', { lua: lua.UNLOCK })
+    for (const [name, source] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua: source })
     if (options.l1 !== undefined && options.l1 !== false) {
       this.#l1 = new L1(options.l1)
       this.#subscribe(this.#l1)
@@ -122,7 +144,8 @@ export class RedisStore implements Store {
       const hit = l1.get(key, variant)
       if (hit !== undefined) return hit
     }
-    this.#ready()
+    const connecting = this.#ready()
+    if (connecting !== undefined) await connecting
     let reply: (Buffer | null)[]
     try {
       reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'v', `=${variant}`)
@@ -143,58 +166,52 @@ export class RedisStore implements Store {
   }
 
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
-    this.#ready()
+    await this.#ready()
     const data = encodeEntry(entry)
     const info = `${Math.trunc(entry.storedAt)} ${Math.trunc(entry.expiresAt)} ${Math.trunc(entry.staleUntil)} ${data.length}`
-    const group = this.#keys.group(key)
-    const args: Arg[] = [String(meta.epoch), variant, data, meta.vary.join(','), key, meta.url ?? '', Date.now(),
+    const shard = shardOf(key)
+    const keys = [this.#keys.group(key, shard), this.#keys.index(shard)]
+    const now = Date.now()
+    const args: Arg[] = [String(meta.epoch), variant, data, meta.vary.join(','), key, meta.url ?? '', now,
       ...info.split(' '), this.#keys.channel]
-    const hasUrl = meta.url === undefined ? '0' : '1'
+    const flags = (checkEpoch: boolean) => [checkEpoch ? '1' : '0', meta.url === undefined ? '0' : '1', STATS_TTL_MS]
     const tags = [...new Set(meta.tags ?? [])]
     this.#l1?.evict(key)
     if (!this.#cluster) {
-      const keys = [group, this.#keys.epoch, ...tags.map((tag) => this.#keys.tag(tag))]
-      return await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '1', hasUrl) === 1
+      keys.push(this.#keys.epoch, ...tags.map((tag) => this.#keys.tag(tag)))
+      return await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, ...flags(true)) !== 0
     }
-    // On a Cluster the epoch lives on another slot: check it before writing, write, tag, and check again; when a
-    // purge came in between, take the write back. Between the write and the take-back (one round trip) another
-    // request may read the entry (docs/redis.md).
+    // On a Cluster the epoch and the tags live on other slots: check the epoch before writing, write, tag, and
+    // check again; when a purge came in between, take the write back. Between the write and the take-back (one
+    // round trip) another request may read the entry (docs/redis.md).
     if (await this.epoch() !== meta.epoch) return false
-    await this.#commands.fancyCacheSet(1, group, ...args, '0', hasUrl)
-    const ttl = Math.max(1, Math.trunc(entry.staleUntil) - Date.now())
+    const ttl = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, ...flags(false)) as number
     await Promise.all(tags.map((tag) => this.#commands.fancyCacheTag(1, this.#keys.tag(tag), key, ttl)))
     if (await this.epoch() === meta.epoch) return true
-    await this.#commands.fancyCacheUnset(1, group, variant, info, this.#keys.channel, key)
+    await this.#commands.fancyCacheUnset(keys.length, ...keys, variant, info, this.#keys.channel, key, Date.now(), STATS_TTL_MS)
     return false
   }
 
   async epoch (): Promise<number> {
-    this.#ready()
+    await this.#ready()
     const value = await this.#commands.get(this.#keys.epoch)
     return value === null ? 0 : Number(value)
   }
 
   async bumpEpoch (): Promise<void> {
-    this.#ready()
+    await this.#ready()
     await this.#commands.incr(this.#keys.epoch)
   }
 
   async delete (key: string): Promise<boolean> {
-    this.#ready()
-    this.#l1?.evict(key)
-    let deleted: unknown
-    if (this.#cluster) {
-      await this.#commands.incr(this.#keys.epoch)
-      deleted = await this.#commands.fancyCacheDelete(1, this.#keys.group(key), this.#keys.channel, key)
-    } else {
-      deleted = await this.#commands.fancyCacheDelete(2, this.#keys.group(key), this.#keys.epoch, this.#keys.channel, key)
-    }
-    this.#l1?.evict(key)
-    return deleted === 1
+    await this.#ready()
+    if (this.#cluster) await this.#commands.incr(this.#keys.epoch)
+    const deleted = await this.#deleteGroup(key, !this.#cluster)
+    return deleted
   }
 
   async deleteTags (tags: string[]): Promise<number> {
-    this.#ready()
+    await this.#ready()
     await this.#commands.incr(this.#keys.epoch)
     const seen = new Set<string>()
     let deleted = 0
@@ -210,64 +227,51 @@ export class RedisStore implements Store {
         // Untag first, then delete: a set racing in between re-tags a key whose entry this then deletes, which
         // loses an entry but never leaves one untagged.
         await this.#commands.srem(set, ...keys)
-        const results = await Promise.all(keys.map((key) => {
-          this.#l1?.evict(key)
-          return this.#commands.fancyCacheDelete(1, this.#keys.group(key), this.#keys.channel, key)
-        }))
-        for (const result of results) if (result === 1) deleted++
+        const results = await Promise.all(keys.map((key) => this.#deleteGroup(key, false)))
+        for (const result of results) if (result) deleted++
       } while (cursor !== '0')
     }
     return deleted
   }
 
   async count (key: string, field: keyof Stats): Promise<void> {
-    this.#ready()
-    await this.#commands.fancyCacheCount(1, this.#keys.stats(key), field === 'hits' ? 'h' : 'm', STATS_TTL_MS)
+    await this.#ready()
+    await this.#commands.fancyCacheCount(1, this.#keys.index(shardOf(key)), key, field === 'hits' ? 'h' : 'm',
+      Date.now(), STATS_TTL_MS)
   }
 
   async statsOf (key: string): Promise<Stats | null> {
-    this.#ready()
-    let hits: string | null
-    let misses: string | null
-    try {
-      [hits = null, misses = null] = await this.#commands.hmget(this.#keys.stats(key), 'h', 'm')
-    } catch (err) {
-      if (isWrongType(err)) return null
-      throw err
-    }
-    if (hits === null && misses === null) return null
-    return { hits: Number(hits ?? 0), misses: Number(misses ?? 0) }
+    await this.#ready()
+    const record = await this.#commands.hget(this.#keys.index(shardOf(key)), key)
+    const parts = record === null ? undefined : fields(record)
+    return parts === undefined ? null : statsOfRecord(parts)
   }
 
   async scan (cursor: string, count: number): Promise<ScanPage> {
-    this.#ready()
-    const nodes = this.#nodes()
-    let [index, position] = this.#parseCursor(cursor, nodes.length)
-    const node = nodes[index]!
-    const want = Math.min(Math.max(Math.trunc(count) || 1, 1), 5000)
-    const groups = new Set<string>()
-    for (let round = 0; round < SCAN_ROUNDS && groups.size < want; round++) {
-      const [next, found] = await node.scan(position, 'MATCH', this.#keys.groups, 'COUNT', Math.max(want * 2, 100))
-      for (const group of found) groups.add(group)
-      position = next
-      if (position === '0') break
-    }
+    await this.#ready()
+    let [shard, position] = parseCursor(cursor)
+    const want = Math.max(Math.trunc(count) || 1, 1)
     const entries: RememberedEntry[] = []
-    if (groups.size > 0) {
-      const keys: string[] = []
-      for (const group of groups) keys.push(group, `${group.slice(0, -1)}s`)
-      const rows = JSON.parse(String(await evalOn(node, this.#scanInfo, keys, [Date.now()]))) as Row[]
-      for (const [key, url, storedAt, expiresAt, bytes, hits, misses] of rows) {
-        entries.push({ url, key, bytes, storedAt, expiresAt, stats: hits === -1 ? null : { hits, misses } })
+    const seen = new Set<string>()
+    const now = Date.now()
+    for (let round = 0; round < SCAN_ROUNDS && entries.length < want && shard < SHARDS; round++) {
+      const [next, found] = await this.#commands.hscanBuffer(this.#keys.index(shard), position, 'COUNT',
+        Math.min(Math.max(want - entries.length, 10), SCAN_STEP))
+      for (let i = 0; i < found.length; i += 2) {
+        const key = found[i]!.toString()
+        if (seen.has(key)) continue
+        seen.add(key)
+        const entry = remembered(key, found[i + 1]!.toString(), now)
+        if (entry !== undefined) entries.push(entry)
       }
+      position = next.toString()
+      if (position === '0') shard++
     }
-    if (position === '0') index++
-    if (index >= nodes.length) return { cursor: '0', entries }
-    return { cursor: nodes.length === 1 ? position : `${index}.${position}`, entries }
+    return { cursor: shard >= SHARDS ? '0' : `${shard}.${position}`, entries }
   }
 
   async clear (): Promise<void> {
-    this.#ready()
+    await this.#ready()
     await this.#commands.incr(this.#keys.epoch)
     this.#l1?.clear()
     for (const node of this.#nodes()) {
@@ -277,25 +281,32 @@ export class RedisStore implements Store {
         cursor = next
         // The epoch stays: a set that read it before the clear must still find it changed.
         const keys = found.filter((key) => key !== this.#keys.epoch)
-        if (keys.length > 0) await evalOn(node, this.#unlinkAll, keys, [])
+        if (keys.length === 0) continue
+        if (!this.#cluster) {
+          await node.unlink(...keys)
+        } else {
+          // Keys of several slots: one UNLINK each, pipelined to the node that holds them all.
+          const pipeline = node.pipeline()
+          for (const key of keys) pipeline.unlink(key)
+          await pipeline.exec()
+        }
       } while (cursor !== '0')
     }
     await this.#commands.publish(this.#keys.channel, '*')
     this.#l1?.clear()
   }
 
-  /** Totals by a SCAN of the whole namespace: work grows with the number of entries (the admin page's totals). */
+  /** Totals by a walk over every shard's index and stats: the work grows with the number of entries. */
   async summary (): Promise<StoreSummary> {
-    this.#ready()
+    await this.#ready()
     const totals = { entries: 0, bytes: 0, hits: 0, misses: 0 }
-    for (const node of this.#nodes()) {
+    const now = Date.now()
+    for (let shard = 0; shard < SHARDS; shard++) {
       let cursor = '0'
       do {
-        const [next, found] = await node.scan(cursor, 'MATCH', this.#keys.all, 'COUNT', 1000)
+        const [next, entries, bytes, hits, misses] =
+          await this.#commands.fancyCacheTotals(1, this.#keys.index(shard), cursor, 1000, now) as [string, ...number[]]
         cursor = next
-        const keys = found.filter((key) => key.endsWith('}:e') || key.endsWith('}:s'))
-        if (keys.length === 0) continue
-        const [entries, bytes, hits, misses] = await evalOn(node, this.#summary, keys, [Date.now()]) as number[]
         totals.entries += entries!
         totals.bytes += bytes!
         totals.hits += hits!
@@ -306,7 +317,7 @@ export class RedisStore implements Store {
   }
 
   async lock (key: string, ttlMs: number): Promise<boolean> {
-    this.#ready()
+    await this.#ready()
     const token = randomUUID()
     const taken = await this.#commands.set(this.#keys.lock(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
     if (taken !== 'OK') return false
@@ -318,7 +329,7 @@ export class RedisStore implements Store {
     const token = this.#locks.get(key)
     if (token === undefined) return
     this.#locks.delete(key)
-    this.#ready()
+    await this.#ready()
     await this.#commands.fancyCacheUnlock(1, this.#keys.lock(key), token)
   }
 
@@ -330,28 +341,54 @@ export class RedisStore implements Store {
     this.#subscriber = undefined
   }
 
-  /** Fail fast while disconnected rather than let commands pile up in the client's offline queue. */
-  #ready (): void {
+  /** Delete a group and its index record, announce it, and (without a Cluster) bump the epoch in the same step. */
+  async #deleteGroup (key: string, bump: boolean): Promise<boolean> {
+    this.#l1?.evict(key)
+    const shard = shardOf(key)
+    const keys = [this.#keys.group(key, shard), this.#keys.index(shard)]
+    if (bump) keys.push(this.#keys.epoch)
+    const deleted = await this.#commands.fancyCacheDelete(keys.length, ...keys, this.#keys.channel, key)
+    this.#l1?.evict(key)
+    return deleted === 1
+  }
+
+  /**
+   * Fail fast while disconnected rather than let commands pile up in the client's offline queue. Only before the
+   * client was ever ready (the app is starting) do calls wait for its first connection, or its first error.
+   */
+  #ready (): Promise<void> | undefined {
     const status = this.#client.status
-    if (status === 'ready') return
-    if (status === 'wait') this.#client.connect().catch(() => {})
-    throw storeUnavailable(status)
+    if (status === 'ready') {
+      this.#connected = true
+      return undefined
+    }
+    if (this.#connected || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) {
+      throw storeUnavailable(status)
+    }
+    return (this.#firstConnection ??= this.#connect())
+  }
+
+  #connect (): Promise<void> {
+    const client = this.#client
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: unknown) => {
+        client.off('ready', done)
+        client.off('error', done)
+        this.#firstConnection = undefined
+        if (err === undefined) resolve()
+        else reject(storeUnavailable(client.status))
+      }
+      client.on('ready', done)
+      client.on('error', done)
+      if (client.status === 'wait') client.connect().catch(() => {})
+    })
   }
 
   #nodes (): Redis[] {
     if (!this.#cluster) return [this.#client as Redis]
     const nodes = (this.#client as Cluster).nodes('master')
     if (nodes.length === 0) throw storeUnavailable('no master known')
-    const name = (node: Redis) => `${node.options.host}:${node.options.port}`
-    return nodes.sort((a, b) => name(a) < name(b) ? -1 : 1)
-  }
-
-  #parseCursor (cursor: string, nodes: number): [number, string] {
-    if (cursor === '0') return [0, '0']
-    const match = nodes === 1 ? /^()(\d+)$/.exec(cursor) : /^(\d+)\.(\d+)$/.exec(cursor)
-    const index = Number(match?.[1] ?? 0)
-    if (match === null || index >= nodes) throw invalidArgument(`unknown scan cursor ${JSON.stringify(cursor)}`)
-    return [index, match[2]!]
+    return nodes
   }
 
   /**
