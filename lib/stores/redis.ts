@@ -28,7 +28,7 @@ const SCAN_STEP = 1000
 type Arg = string | Buffer | number
 type Scripted = (numKeys: number, ...args: Arg[]) => Promise<unknown>
 /** The commands the store sends through the client (a Redis and a Cluster both have them). */
-interface Client extends Pick<Redis, 'hmgetBuffer' | 'hget' | 'hscanBuffer' | 'get' | 'incr' | 'set' | 'sscan' | 'srem' | 'publish'> {
+interface Client extends Pick<Redis, 'hmgetBuffer' | 'hget' | 'hscan' | 'get' | 'incr' | 'set' | 'sscan' | 'srem' | 'publish'> {
   fancyCacheSet: Scripted
   fancyCacheTag: Scripted
   fancyCacheUnset: Scripted
@@ -255,16 +255,16 @@ export class RedisStore implements Store {
     const seen = new Set<string>()
     const now = Date.now()
     for (let round = 0; round < SCAN_ROUNDS && entries.length < want && shard < SHARDS; round++) {
-      const [next, found] = await this.#commands.hscanBuffer(this.#keys.index(shard), position, 'COUNT',
+      const [next, found] = await this.#commands.hscan(this.#keys.index(shard), position, 'COUNT',
         Math.min(Math.max(want - entries.length, 10), SCAN_STEP))
       for (let i = 0; i < found.length; i += 2) {
-        const key = found[i]!.toString()
+        const key = found[i]!
         if (seen.has(key)) continue
         seen.add(key)
-        const entry = remembered(key, found[i + 1]!.toString(), now)
+        const entry = remembered(key, found[i + 1]!, now)
         if (entry !== undefined) entries.push(entry)
       }
-      position = next.toString()
+      position = next
       if (position === '0') shard++
     }
     return { cursor: shard >= SHARDS ? '0' : `${shard}.${position}`, entries }
