@@ -275,7 +275,9 @@ function check (options: Options): void {
     throw new UsageError('give exactly one of --redis URL or --server URL')
   }
   if (options.namespace !== undefined && options.redis === undefined) throw new UsageError('--namespace goes with --redis')
-  if (options.namespace === '') throw new UsageError('--namespace must not be empty')
+  if (options.namespace !== undefined && !/^[^{}\s]{1,100}$/.test(options.namespace)) {
+    throw new UsageError(`--namespace must be 1-100 characters without braces or spaces, as the plugin's option (got ${JSON.stringify(options.namespace)})`)
+  }
   if (options.header.length > 0 && options.server === undefined) throw new UsageError('--header goes with --server')
 }
 

@@ -73,6 +73,8 @@ test('bad arguments: a clear message, a pointer to --help and exit 2', async () 
     [['urls', '--server', 'ftp://example.com'], /http or https/],
     [['urls', '--redis', 'http://127.0.0.1:1'], /--redis must be a redis:\/\//],
     [['urls', '--server', origin, '--namespace', 'x'], /--namespace goes with --redis/],
+    [['urls', '--redis', 'redis://127.0.0.1:1', '--namespace', 'a b'], /--namespace must be 1-100 characters/],
+    [['urls', '--redis', 'redis://127.0.0.1:1', '--namespace', ''], /--namespace must be 1-100 characters/],
     [['urls', '--redis', 'redis://127.0.0.1:1', '--header', 'a: b'], /--header goes with --server/],
     [['urls', '--server', origin, '--header', 'nocolon'], /--header must look like "Name: value"/],
     [['urls', '--server', origin, '--timeout', 'soon'], /--timeout must be a whole number/]
