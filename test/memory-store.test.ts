@@ -59,3 +59,15 @@ test('memory store: a scan survives concurrent hits reordering the LRU', async (
 test('memory store: an unknown scan cursor is a clear error', async () => {
   await assert.rejects(new MemoryStore().scan('12345', 10), { code: 'FANCY_CACHE_ERR_INVALID_ARGUMENT' })
 })
+
+test('memory store: stats stay bounded by maxEntries, and the totals follow what is kept', async () => {
+  const store = new MemoryStore({ maxEntries: 3 })
+  for (const key of ['a', 'b', 'c', 'd']) {
+    await store.count(key, 'misses')
+    await store.count(key, 'hits')
+  }
+  assert.equal(await store.statsOf('a'), null, 'the oldest counters are forgotten')
+  assert.deepEqual(await store.statsOf('d'), { hits: 1, misses: 1 })
+  const { hits, misses } = await store.summary()
+  assert.deepEqual({ hits, misses }, { hits: 3, misses: 3 })
+})

@@ -48,6 +48,8 @@ export class MemoryStore implements Store {
   #scanSeq = 0
   #entries = 0
   #bytes = 0
+  #hits = 0
+  #misses = 0
   #epoch = 0
 
   constructor (options: MemoryStoreOptions = {}) {
@@ -145,11 +147,20 @@ export class MemoryStore implements Store {
     let stats = this.#stats.get(key)
     if (stats === undefined) {
       // Stats outlive entries but stay bounded: past maxEntries counters, the oldest are forgotten.
-      if (this.#stats.size >= this.maxEntries) this.#stats.delete(this.#stats.keys().next().value!)
+      if (this.#stats.size >= this.maxEntries) this.#forgetOldestStats()
       stats = { hits: 0, misses: 0 }
       this.#stats.set(key, stats)
     }
     stats[field]++
+    if (field === 'hits') this.#hits++
+    else this.#misses++
+  }
+
+  #forgetOldestStats (): void {
+    const [key, stats] = this.#stats.entries().next().value!
+    this.#stats.delete(key)
+    this.#hits -= stats.hits
+    this.#misses -= stats.misses
   }
 
   async statsOf (key: string): Promise<Stats | null> {
@@ -200,16 +211,12 @@ export class MemoryStore implements Store {
     this.#scans.clear()
     this.#entries = 0
     this.#bytes = 0
+    this.#hits = 0
+    this.#misses = 0
   }
 
   async summary (): Promise<StoreSummary> {
-    let hits = 0
-    let misses = 0
-    for (const stats of this.#stats.values()) {
-      hits += stats.hits
-      misses += stats.misses
-    }
-    return { entries: this.#entries, bytes: this.#bytes, hits, misses }
+    return { entries: this.#entries, bytes: this.#bytes, hits: this.#hits, misses: this.#misses }
   }
 
   #tag (key: string, group: Group, tags: string[]): void {
