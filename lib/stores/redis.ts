@@ -254,18 +254,28 @@ export class RedisStore implements Store {
     const entries: RememberedEntry[] = []
     const seen = new Set<string>()
     const now = Date.now()
+    // Shards are read one HSCAN step at a time; while they turn out small (read whole in one step), several are read
+    // in parallel, so that walking a small index does not cost a round trip per shard.
+    let parallel = 1
     for (let round = 0; round < SCAN_ROUNDS && entries.length < want && shard < SHARDS; round++) {
-      const [next, found] = await this.#commands.hscan(this.#keys.index(shard), position, 'COUNT',
-        Math.min(Math.max(want - entries.length, 10), SCAN_STEP))
-      for (let i = 0; i < found.length; i += 2) {
-        const key = found[i]!
-        if (seen.has(key)) continue
-        seen.add(key)
-        const entry = remembered(key, found[i + 1]!, now)
-        if (entry !== undefined) entries.push(entry)
+      const step = Math.min(Math.max(want - entries.length, 10), SCAN_STEP)
+      const shards = Array.from({ length: Math.min(parallel, SHARDS - shard) }, (_, i) => shard + i)
+      const pages = await Promise.all(shards.map((s, i) => this.#commands.hscan(this.#keys.index(s), i === 0 ? position : '0', 'COUNT', step)))
+      parallel = Math.min(parallel * 4, 32)
+      for (const [i, [next, found]] of pages.entries()) {
+        for (let j = 0; j < found.length; j += 2) {
+          const key = found[j]!
+          if (seen.has(key)) continue
+          seen.add(key)
+          const entry = remembered(key, found[j + 1]!, now)
+          if (entry !== undefined) entries.push(entry)
+        }
+        shard = shards[i]! + (next === '0' ? 1 : 0)
+        position = next
+        // A shard that needs more steps continues alone; the pages read past it are dropped.
+        if (next !== '0') parallel = 1
+        if (next !== '0' || entries.length >= want) break
       }
-      position = next
-      if (position === '0') shard++
     }
     return { cursor: shard >= SHARDS ? '0' : `${shard}.${position}`, entries }
   }
