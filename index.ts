@@ -11,6 +11,8 @@ import { createApi, type FancyCacheApi } from './lib/urls.ts'
 export type { AdminOptions, Body, FancyCacheOptions, RouteCacheConfig } from './lib/options.ts'
 export type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './lib/stores/store.ts'
 export type { MemoryStoreOptions } from './lib/stores/memory.ts'
+export type { L1Options, RedisStoreOptions } from './lib/stores/redis.ts'
+export { RedisStore } from './lib/stores/redis.ts'
 export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/urls.ts'
 export { FancyCacheError } from './lib/errors.ts'
 export { MemoryStore }
