@@ -15,6 +15,7 @@ export type { L1Options, RedisStoreOptions } from './lib/stores/redis.ts'
 export { RedisStore } from './lib/stores/redis.ts'
 export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/urls.ts'
 export { FancyCacheError } from './lib/errors.ts'
+export type { CacheEvent, CacheOutcome } from './lib/events.ts'
 export { MemoryStore }
 
 declare module 'fastify' {

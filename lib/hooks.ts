@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendHookHandler } from 'fastify'
+import { publish } from './events.ts'
 import { FAILED, type Guarded } from './guard.ts'
 import { baseKey, etagOf, parseVary, variantOf } from './key.ts'
 import { resolveRoute, type Body, type ResolvedOptions, type ResolvedRoute } from './options.ts'
@@ -45,6 +46,8 @@ const REVALIDATE_HEADER = 'x-fancy-cache-revalidate'
 const CROSS_PROCESS_LOCK_MS = 5000
 const BYPASS = 'fancy-cache; fwd=bypass'
 const STORE_ERROR = 'fancy-cache; fwd=bypass; detail=store-error'
+const MISS = 'fancy-cache; fwd=miss'
+const STORED = 'fancy-cache; fwd=miss; stored'
 
 type Config = Record<string | symbol, unknown>
 type StatefulRequest = FastifyRequest & { [kState]: State | null }
@@ -56,8 +59,9 @@ export function routeOf (config: Config, label: string, options: ResolvedOptions
   return route
 }
 
-function markBypass (reply: FastifyReply, status: string): undefined {
+function markBypass (request: FastifyRequest, reply: FastifyReply, status: string): undefined {
   reply.header('cache-status', status)
+  publish(status === STORE_ERROR ? 'store-error' : 'bypass', request, undefined)
   return undefined
 }
 
@@ -65,6 +69,22 @@ function markBypass (reply: FastifyReply, status: string): undefined {
 function isEntry (entry: CacheEntry): boolean {
   return Buffer.isBuffer(entry.body) && typeof entry.status === 'number' && typeof entry.expiresAt === 'number' &&
     typeof entry.storedAt === 'number' && typeof entry.etag === 'string' && typeof entry.headers === 'object' && entry.headers !== null
+}
+
+/** The stored status and headers, with Age and Cache-Status for this moment. */
+function replayHeaders (reply: FastifyReply, entry: CacheEntry, detail: string) {
+  const now = Date.now()
+  reply.code(entry.status)
+  reply.headers(entry.headers)
+  reply.header('age', String(Math.max(0, secondsBetween(entry.storedAt, now))))
+  reply.header('cache-status', `fancy-cache; hit; ttl=${secondsBetween(now, entry.expiresAt)}${detail}`)
+}
+
+/** A response that went to the handler: say how it went, tell subscribers. */
+function missed<T> (request: FastifyRequest, reply: FastifyReply, state: State, status: string, payload: T): T {
+  reply.header('cache-status', status)
+  publish(status === STORED ? 'stored' : status === STORE_ERROR ? 'store-error' : 'miss', request, state.key)
+  return payload
 }
 
 function toBody (body: Buffer, contentType: unknown): Body {
@@ -88,12 +108,8 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     return guarded.call((s) => s.get(key, variant))
   }
 
-  async function send (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, route: ResolvedRoute, status: string) {
-    const now = Date.now()
-    reply.code(entry.status)
-    reply.headers(entry.headers)
-    reply.header('age', String(Math.max(0, secondsBetween(entry.storedAt, now))))
-    reply.header('cache-status', `fancy-cache; hit; ttl=${secondsBetween(now, entry.expiresAt)}${status}`)
+  async function send (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, route: ResolvedRoute, detail: string) {
+    replayHeaders(reply, entry, detail)
     let body: Body = entry.body
     if (route.postProcessResponseAlways !== undefined) {
       const processed = await route.postProcessResponseAlways(toBody(entry.body, entry.headers['content-type']), request, reply)
@@ -114,6 +130,15 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
 
   function count (route: ResolvedRoute, key: string, field: 'hits' | 'misses') {
     if (route.rememberStats) guarded.call((s) => s.count(key, field)).catch(() => {})
+  }
+
+  /** Answer from the cache: count the hit, tell subscribers, send. */
+  function hit (request: FastifyRequest, reply: FastifyReply, state: State, entry: CacheEntry, detail = '') {
+    state.mode = 'hit'
+    ;(request as StatefulRequest)[kState] = state
+    count(state.route, state.key, 'hits')
+    publish(detail === '' ? 'hit' : 'stale', request, state.key)
+    return send(request, reply, entry, state.route, detail)
   }
 
   function startFlight (id: string): Flight {
@@ -202,14 +227,14 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     }
 
     const bypass = requestBypass(request, options.bypassCookies)
-    if (bypass !== undefined) return markBypass(reply, BYPASS)
+    if (bypass !== undefined) return markBypass(request, reply, BYPASS)
     let prefix = ''
     if (route.keyPrefix !== undefined) {
       const value = await route.keyPrefix(request)
-      if (value === null || value === undefined) return markBypass(reply, BYPASS)
+      if (value === null || value === undefined) return markBypass(request, reply, BYPASS)
       prefix = String(value)
     } else if (request.headers.authorization !== undefined) {
-      return markBypass(reply, BYPASS)
+      return markBypass(request, reply, BYPASS)
     }
 
     const key = baseKey(request, route, prefix)
@@ -224,24 +249,16 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
         found = await lookup(key, variant)
       }
     }
-    if (found === FAILED) return markBypass(reply, STORE_ERROR)
+    if (found === FAILED) return markBypass(request, reply, STORE_ERROR)
 
     const state = newState(route, key, variant, vary)
     const entry = found?.entry !== undefined && isEntry(found.entry) ? found.entry : undefined
     const now = Date.now()
     if (entry !== undefined) {
-      if (entry.expiresAt > now) {
-        state.mode = 'hit'
-        req[kState] = state
-        count(route, key, 'hits')
-        return send(request, reply, entry, route, '')
-      }
+      if (entry.expiresAt > now) return hit(request, reply, state, entry)
       if (entry.expiresAt + route.staleWhileRevalidate * 1000 > now) {
-        state.mode = 'hit'
-        req[kState] = state
-        count(route, key, 'hits')
         if (!flights.has(`${key}\0${variant}`)) revalidate(request, state, `${key}\0${variant}`)
-        return send(request, reply, entry, route, '; detail=stale-while-revalidate')
+        return hit(request, reply, state, entry, '; detail=stale-while-revalidate')
       }
       if (entry.expiresAt + route.staleIfError * 1000 > now) state.stale = entry
     }
@@ -257,9 +274,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     if (running !== undefined) {
       const outcome = await running.promise
       if (outcome !== null && variantOf(request, parseVary(outcome.entry.headers.vary)) === outcome.variant) {
-        state.mode = 'hit'
-        count(route, key, 'hits')
-        return send(request, reply, outcome.entry, route, '')
+        return hit(request, reply, state, outcome.entry)
       }
       // The leader's response was not cacheable: run this request's own handler at once.
       return prepareMiss(req, state)
@@ -267,10 +282,8 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     lead(reply, state, flightKey)
     const elsewhere = store.lock === undefined ? undefined : await awaitOtherProcess(state)
     if (elsewhere !== undefined) {
-      state.mode = 'hit'
       settle(state, { entry: elsewhere, variant })
-      count(route, key, 'hits')
-      return send(request, reply, elsewhere, route, '')
+      return hit(request, reply, state, elsewhere)
     }
     return prepareMiss(req, state)
   }
@@ -297,10 +310,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     if (state === null || state.mode === 'hit' || state.mode === 'bypass') return payload
     try {
       if (state.stale !== undefined && reply.statusCode >= 500) return serveStaleOnError(request, reply, state, state.stale)
-      if (state.mode === 'pass') {
-        reply.header('cache-status', 'fancy-cache; fwd=miss')
-        return payload
-      }
+      if (state.mode === 'pass') return missed(request, reply, state, MISS, payload)
       return await storeMiss(request, reply, state, payload)
     } finally {
       settle(state, null)
@@ -309,12 +319,9 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
 
   function serveStaleOnError (request: FastifyRequest, reply: FastifyReply, state: State, entry: CacheEntry) {
     for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
-    const now = Date.now()
-    reply.code(entry.status)
-    reply.headers(entry.headers)
-    reply.header('age', String(Math.max(0, secondsBetween(entry.storedAt, now))))
-    reply.header('cache-status', `fancy-cache; hit; ttl=${secondsBetween(now, entry.expiresAt)}; detail=stale-if-error`)
+    replayHeaders(reply, entry, '; detail=stale-if-error')
     count(state.route, state.key, 'hits')
+    publish('stale', request, state.key)
     const always = state.route.postProcessResponseAlways
     if (always === undefined) return entry.body
     reply.removeHeader('etag')
@@ -331,10 +338,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
   async function storeMiss (request: FastifyRequest, reply: FastifyReply, state: State, payload: unknown) {
     const route = state.route
     const vary = parseVary(reply.getHeader('vary'))
-    if (!storable(reply, route, payload) || vary[0] === '*') {
-      reply.header('cache-status', 'fancy-cache; fwd=miss')
-      return payload
-    }
+    if (!storable(reply, route, payload) || vary[0] === '*') return missed(request, reply, state, MISS, payload)
     let body: Body = payload
     if (route.postProcessResponse !== undefined) {
       body = await route.postProcessResponse(toBody(Buffer.from(payload), reply.getHeader('content-type')), request, reply)
@@ -364,11 +368,11 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     }
     const stored = await guarded.call((s) => s.set(state.key, state.variant, entry, meta))
     if (stored === true) {
-      reply.header('cache-status', 'fancy-cache; fwd=miss; stored')
+      missed(request, reply, state, STORED, undefined)
       count(route, state.key, 'misses')
       settle(state, { entry, variant: state.variant })
     } else {
-      reply.header('cache-status', stored === FAILED ? STORE_ERROR : 'fancy-cache; fwd=miss')
+      missed(request, reply, state, stored === FAILED ? STORE_ERROR : MISS, undefined)
     }
     if (route.postProcessResponseAlways === undefined) return body
     const sent = await route.postProcessResponseAlways(toBody(bytes, entry.headers['content-type']), request, reply)

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { CacheEvent } from '../index.ts'
 import { cachedApp, sleep } from './helpers/app.ts'
 
 test('a hit carries Age, Cache-Status with the ttl left, and the stored headers', async () => {
@@ -105,4 +107,29 @@ test('JSON responses are cached with their content type', async () => {
   const hit = await app.inject('/api')
   assert.deepEqual(hit.json(), { run: 1, items: [1, 2] })
   assert.equal(hit.headers['content-type'], 'application/json; charset=utf-8')
+})
+
+test('every outcome is published on the fastify-fancy-cache diagnostics channel', async () => {
+  const { app } = await cachedApp({ staleWhileRevalidate: 60 })
+  app.get('/page', { config: { fancyCache: 1 } }, async () => 'page')
+  app.get('/private', { config: { fancyCache: true } }, async (request, reply) => reply.header('cache-control', 'private').send('p'))
+  const seen: string[] = []
+  const listener = (message: unknown) => {
+    const event = message as CacheEvent
+    seen.push(`${event.outcome} ${event.request.url} ${event.key === undefined ? 'no key' : 'key'}`)
+  }
+  subscribe('fastify-fancy-cache', listener)
+  try {
+    await app.inject('/page')
+    await app.inject('/page')
+    await app.inject({ url: '/page', headers: { authorization: 'Basic x' } })
+    await app.inject('/private')
+    await sleep(1100)
+    await app.inject('/page')
+  } finally {
+    unsubscribe('fastify-fancy-cache', listener)
+  }
+  assert.deepEqual(seen.slice(0, 5), [
+    'stored /page key', 'hit /page key', 'bypass /page no key', 'miss /private key', 'stale /page key'
+  ])
 })
