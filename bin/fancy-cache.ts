@@ -4,7 +4,7 @@
  * purges) remembered URLs, straight from the Redis store or through a running app's admin JSON API.
  */
 import { parseArgs } from 'node:util'
-import type { RememberedEntry } from '../lib/stores/store.ts'
+import { urlRow, type UrlRow } from '../lib/urls.ts'
 
 const USAGE = `Usage: fancy-cache urls [patterns...] [--purge] [--json] (--redis URL [--namespace NS] | --server URL)
 
@@ -35,16 +35,8 @@ Examples:
   fancy-cache urls '/posts/*?page=*' --json --server https://example.com/fancy-cache -H 'Authorization: Bearer s3cret'
 `
 
-/** A row as printed. `hits`/`misses` are `null` when stats are off for the URL's route. */
-interface Row {
-  url: string
-  key: string
-  hits: number | null
-  misses: number | null
-  bytes: number
-  storedAt: number
-  expiresAt: number
-}
+/** A row as printed. */
+type Row = UrlRow
 
 /** Where the rows come from. */
 interface Source {
@@ -61,18 +53,6 @@ class UsageError extends Error {}
 class TargetError extends Error {}
 
 const PAGE = 500
-
-function rowOf (entry: RememberedEntry): Row {
-  return {
-    url: entry.url,
-    key: entry.key,
-    hits: entry.stats?.hits ?? null,
-    misses: entry.stats?.misses ?? null,
-    bytes: entry.bytes,
-    storedAt: entry.storedAt,
-    expiresAt: entry.expiresAt
-  }
-}
 
 function causeOf (err: unknown): string {
   if (!(err instanceof Error)) return String(err)
@@ -113,7 +93,7 @@ async function redisSource (url: string, namespace: string, timeout: number): Pr
         if (purge) {
           for (const entry of page.entries) if (await api.purgeKey(entry.key)) source.purged++
         }
-        yield page.entries.map(rowOf)
+        yield page.entries.map(urlRow)
         cursor = page.cursor
       } while (cursor !== '0')
     },

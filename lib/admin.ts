@@ -10,7 +10,7 @@ import {
 } from './admin-view.ts'
 import { FancyCacheError } from './errors.ts'
 import type { AdminOptions } from './options.ts'
-import type { FancyCacheApi } from './urls.ts'
+import { urlRow, type FancyCacheApi } from './urls.ts'
 
 /** What index.ts hands the admin scope. */
 export interface AdminPluginOptions {
@@ -200,15 +200,7 @@ function apiRoutes (scope: Scope) {
       const page = await api.scanUrls({ urls: patterns, cursor: one(query.cursor) || '0', count: limit })
       return {
         cursor: page.cursor === '0' ? null : page.cursor,
-        urls: page.entries.map((e) => ({
-          url: e.url,
-          key: e.key,
-          hits: e.stats?.hits ?? null,
-          misses: e.stats?.misses ?? null,
-          bytes: e.bytes,
-          storedAt: e.storedAt,
-          expiresAt: e.expiresAt
-        })),
+        urls: page.entries.map(urlRow),
         totals: await api.stats()
       }
     } catch (err) {

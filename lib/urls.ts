@@ -11,6 +11,29 @@ export interface FoundUrl {
   stats: Stats | null
 }
 
+/** A remembered URL as the JSON API and the command line show it; `hits`/`misses` are `null` when stats are off. */
+export interface UrlRow {
+  url: string
+  key: string
+  hits: number | null
+  misses: number | null
+  bytes: number
+  storedAt: number
+  expiresAt: number
+}
+
+export function urlRow (entry: RememberedEntry): UrlRow {
+  return {
+    url: entry.url,
+    key: entry.key,
+    hits: entry.stats?.hits ?? null,
+    misses: entry.stats?.misses ?? null,
+    bytes: entry.bytes,
+    storedAt: entry.storedAt,
+    expiresAt: entry.expiresAt
+  }
+}
+
 /** One page of remembered URLs (the admin page and API use it). */
 export interface UrlPage {
   /** Pass back to get the next page; `'0'` when there is no more. */

@@ -22,7 +22,8 @@ interface Group {
 const OVERHEAD = 160
 const MAX_OPEN_SCANS = 64
 
-function entryBytes (entry: CacheEntry): number {
+/** Bytes an entry takes in process: body, headers and a fixed overhead per record. */
+export function entryBytes (entry: CacheEntry): number {
   let bytes = entry.body.length + entry.etag.length + OVERHEAD
   for (const name in entry.headers) {
     const value = entry.headers[name]!

@@ -1,3 +1,4 @@
+import { entryBytes } from './memory.ts'
 import type { CacheEntry, Lookup } from './store.ts'
 
 /** Bounds of the in-process tier in front of Redis. */
@@ -19,17 +20,6 @@ interface Slot {
 
 /** Longest an entry is served from L1 without asking Redis again. */
 export const L1_MAX_AGE_MS = 5000
-const OVERHEAD = 160
-
-function sizeOf (entry: CacheEntry): number {
-  let bytes = entry.body.length + entry.etag.length + OVERHEAD
-  for (const name in entry.headers) {
-    const value = entry.headers[name]!
-    bytes += name.length + (typeof value === 'string' ? value.length : value.join(', ').length)
-  }
-  return bytes
-}
-
 /**
  * The L1 tier: entries read from Redis, kept in process in least-recently-used order. It never answers for a key
  * it does not hold (a miss goes to Redis), so it needs no epoch or tags: every write, purge and clear on any
@@ -66,7 +56,7 @@ export class L1 {
   put (key: string, variant: string, lookup: Lookup, generation: number): void {
     const entry = lookup.entry
     if (entry === undefined || generation !== this.generation) return
-    const bytes = sizeOf(entry)
+    const bytes = entryBytes(entry)
     if (bytes > this.maxBytes) return
     const id = `${key}\0${variant}`
     const old = this.#slots.get(id)
