@@ -1,5 +1,6 @@
 // Where a row's server spends its CPU: a summary of the .cpuprofile that `node --cpu-prof` wrote (`--profile`).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 
 interface ProfileNode {
   id: number
@@ -37,8 +38,16 @@ function top (totals: Map<string, number>, n: number, perRequest: (ms: number) =
   return [...totals].sort((x, y) => y[1] - x[1]).slice(0, n).map(([name, ms]) => `  ${perRequest(ms).padStart(14)}  ${name}`)
 }
 
+/** The largest profile in a directory: the main thread's (the others are loader threads). */
+function mainProfile (dir: string): string {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
+  if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`)
+  return files.sort((x, y) => statSync(y).size - statSync(x).size)[0]!
+}
+
 /** Self time by owner and by function, and inclusive time of this project's functions, per request. */
-export function summarizeProfile (path: string, requests: number): string {
+export function summarizeProfile (dir: string, requests: number): string {
+  const path = mainProfile(dir)
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const msPerSample = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
-import type { RowId } from './rows.ts'
+import { TARGETS, type RowId } from './rows.ts'
 import type { ScaleResults } from './scale.ts'
 
 /** One row of the table. Numbers are `null` when the row was skipped (`skipped` says why). */
@@ -16,7 +16,7 @@ export interface RowResult {
   rounds: number[]
   p50: number | null
   p99: number | null
-  /** req/s divided by row a's. */
+  /** req/s divided by row a's; over several rounds, the median of the ratios within each round. */
   ratio: number | null
   requests: number | null
   errors: number | null
@@ -89,9 +89,39 @@ export function describeMachine (varnishd: string | undefined, loadAtStart: numb
     autocannon: packageVersion('autocannon'),
     redis: firstLine('redis-server', ['--version']),
     varnish: varnishd === undefined ? null : firstLine(varnishd, ['-V']),
-    commit: firstLine('git', ['rev-parse', '--short', 'HEAD']),
+    // BENCH_COMMIT names the commit when the bench runs in an exported copy of the tree (no .git).
+    commit: process.env.BENCH_COMMIT ?? firstLine('git', ['rev-parse', '--short', 'HEAD']),
     date: new Date().toISOString(),
     loadAverage: { start: loadAtStart, end: loadavg()[0]! }
+  }
+}
+
+const middle = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)]!
+
+/** Of a row's rounds, the one with the median req/s, carrying the req/s of every round. */
+export function medianRound (results: RowResult[]): RowResult {
+  const ranked = [...results].sort((x, y) => (x.reqPerSec ?? 0) - (y.reqPerSec ?? 0))
+  return { ...ranked[Math.floor((ranked.length - 1) / 2)]!, rounds: results.flatMap((r) => r.rounds) }
+}
+
+/**
+ * `row` over `of`: within each round (measured minutes apart at most, so under the same background load), then the
+ * median over rounds. Pairing by round keeps a slow round of one row from skewing its ratio.
+ */
+function pairedRatio (row: RowResult | undefined, of: RowResult | undefined): number | null {
+  if (row === undefined || of === undefined || row.rounds.length === 0 || row.rounds.length !== of.rounds.length) return null
+  return middle(row.rounds.map((value, i) => value / of.rounds[i]!))
+}
+
+/** Fill in every row's ratio to row a and its target. */
+export function rate (rows: RowResult[]): void {
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  for (const row of rows) {
+    row.ratio = pairedRatio(row, byId.get('a'))
+    const target = TARGETS[row.id]
+    if (target === undefined) continue
+    const value = pairedRatio(row, byId.get(target.of))
+    row.target = { ...target, value, met: value === null ? null : value >= target.ratio }
   }
 }
 

@@ -15,8 +15,8 @@ import { chart } from './chart.ts'
 import { load } from './load.ts'
 import { startApp, startRedis, startVarnish, stopHelpers, which, type AppProcess, type Helper } from './processes.ts'
 import { summarizeProfile } from './profile.ts'
-import { describeMachine, scaleSummary, table, type Results, type RowResult, type Settings } from './report.ts'
-import { HANDLER_MS, ROWS, TARGETS, type Row } from './rows.ts'
+import { describeMachine, medianRound, rate, scaleSummary, table, type Results, type RowResult, type Settings } from './report.ts'
+import { HANDLER_MS, ROWS, type Row } from './rows.ts'
 import { coalesce, findUrls, flood, skippedFindUrls, type ScaleResults } from './scale.ts'
 
 const { values: args } = parseArgs({
@@ -94,7 +94,8 @@ async function measureRow (row: Row, redis: Helper | undefined): Promise<RowResu
   if (row.needs === 'varnish' && varnishd === undefined) {
     return emptyRow(row, 'varnishd is not installed (Debian: apt-get install varnish)')
   }
-  const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=row-${row.id}.cpuprofile`]
+  // One directory per row: tsx's loader thread writes a profile of its own beside the main thread's.
+  const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `row-${row.id}`)}`]
   let app: AppProcess
   try {
     app = await startApp({ ...row.server, redisPort: redis?.port }, nodeFlags)
@@ -134,25 +135,6 @@ async function measureRow (row: Row, redis: Helper | undefined): Promise<RowResu
   }
 }
 
-/** The round with the median req/s, carrying the req/s of every round. */
-function median (results: RowResult[]): RowResult {
-  const ranked = [...results].sort((x, y) => (x.reqPerSec ?? 0) - (y.reqPerSec ?? 0))
-  return { ...ranked[Math.floor((ranked.length - 1) / 2)]!, rounds: results.flatMap((r) => r.rounds) }
-}
-
-function rate (rows: RowResult[]): void {
-  const byId = new Map(rows.map((r) => [r.id, r]))
-  const a = byId.get('a')?.reqPerSec ?? null
-  for (const row of rows) {
-    row.ratio = a === null || row.reqPerSec === null ? null : row.reqPerSec / a
-    const target = TARGETS[row.id]
-    if (target === undefined) continue
-    const of = byId.get(target.of)?.reqPerSec ?? null
-    const value = of === null || row.reqPerSec === null ? null : row.reqPerSec / of
-    row.target = { ...target, value, met: value === null ? null : value >= target.ratio }
-  }
-}
-
 async function runScale (redis: Helper | undefined): Promise<ScaleResults> {
   const scale: ScaleResults = { coalesce: null, findUrls: [], flood: null }
   console.log('scale: 1,000 concurrent requests to one cold key')
@@ -189,7 +171,7 @@ async function main () {
         if (result.skipped !== null) skipped.add(row.id)
       }
     }
-    const rows = [...measured.values()].map(median)
+    const rows = [...measured.values()].map(medianRound)
     rate(rows)
     for (const row of rows) {
       if (row.cacheStatus?.includes('store-error') === true) {
@@ -202,7 +184,7 @@ async function main () {
     for (const note of notes) console.log(`note: ${note}`)
     console.log(scaleSummary(scale))
     if (profileDir !== undefined) {
-      for (const row of rows) console.log(`\n${summarizeProfile(join(profileDir, `row-${row.id}.cpuprofile`), profiledRequests.get(row.id) ?? 0)}`)
+      for (const row of rows) console.log(`\n${summarizeProfile(join(profileDir, `row-${row.id}`), profiledRequests.get(row.id) ?? 0)}`)
       return
     }
     mkdirSync(outDir, { recursive: true })
