@@ -52,7 +52,7 @@ async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) 
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as Record<string | symbol, unknown>
     const label = `${Array.isArray(route.method) ? route.method.join(',') : route.method} ${route.url}`
-    const resolved = routeOf(config, label, options)
+    const resolved = routeOf(config, options, label)
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     if (resolved !== null && !methods.some((m) => m === 'GET' || m === 'HEAD')) {
       throw invalidRouteConfig(label, 'config.fancyCache is set but only GET and HEAD responses are cached')

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { publish } from './events.ts'
 import { FAILED, type Guarded } from './guard.ts'
 import { baseKey, etagOf, parseVary, variantOf } from './key.ts'
@@ -53,10 +53,20 @@ type Config = Record<string | symbol, unknown>
 type StatefulRequest = FastifyRequest & { [kState]: State | null }
 
 /** Resolve `config.fancyCache` once per route and keep the result on the route's config. */
-export function routeOf (config: Config, label: string, options: ResolvedOptions): ResolvedRoute | null {
+export function routeOf (config: Config, options: ResolvedOptions, label?: string): ResolvedRoute | null {
   let route = config[kRoute] as ResolvedRoute | null | undefined
-  if (route === undefined) route = config[kRoute] = resolveRoute(config.fancyCache, label, options)
+  if (route === undefined) {
+    route = config[kRoute] = resolveRoute(config.fancyCache, label ?? `${String(config.method)} ${String(config.url)}`, options)
+  }
   return route
+}
+
+/** Whether two sorted header-name lists are the same. */
+function sameList (a: string[], b: string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function markBypass (request: FastifyRequest, reply: FastifyReply, status: string): undefined {
@@ -104,21 +114,27 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
   const revalidations = new Map<string, { key: string, variant: string }>()
   const { store } = guarded
 
-  async function lookup (key: string, variant: string): Promise<Guarded<Lookup | undefined>> {
+  async function get (key: string, variant: string): Promise<Guarded<Lookup | undefined>> {
     return guarded.call((s) => s.get(key, variant))
   }
 
-  async function send (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, route: ResolvedRoute, detail: string) {
+  function send (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, route: ResolvedRoute, detail: string) {
     replayHeaders(reply, entry, detail)
-    let body: Body = entry.body
-    if (route.postProcessResponseAlways !== undefined) {
-      const processed = await route.postProcessResponseAlways(toBody(entry.body, entry.headers['content-type']), request, reply)
-      if (!(typeof processed === 'string' ? entry.body.equals(Buffer.from(processed)) : entry.body.equals(processed))) {
-        reply.removeHeader('etag')
-        return reply.send(processed)
-      }
-      body = processed
+    const always = route.postProcessResponseAlways
+    return always === undefined ? sendBody(request, reply, entry, entry.body) : sendProcessed(request, reply, entry, always)
+  }
+
+  async function sendProcessed (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry,
+    always: NonNullable<ResolvedRoute['postProcessResponseAlways']>) {
+    const processed = await always(toBody(entry.body, entry.headers['content-type']), request, reply)
+    if (!(typeof processed === 'string' ? entry.body.equals(Buffer.from(processed)) : entry.body.equals(processed))) {
+      reply.removeHeader('etag')
+      return reply.send(processed)
     }
+    return sendBody(request, reply, entry, processed)
+  }
+
+  function sendBody (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, body: Body) {
     const ifNoneMatch = request.headers['if-none-match']
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
       reply.code(304)
@@ -186,7 +202,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
         return undefined
       }
       await sleep(pause)
-      const found = await lookup(state.key, state.variant)
+      const found = await get(state.key, state.variant)
       if (found === FAILED) return undefined
       if (found?.entry !== undefined && isEntry(found.entry) && found.entry.expiresAt > Date.now()) return found.entry
     }
@@ -209,12 +225,44 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
       })
   }
 
-  const onRequest: onRequestAsyncHookHandler = async function (request, reply) {
+  // Only stores the plugin built itself are trusted with an unguarded, synchronous peek.
+  const peek = typeof options.store === 'object' || store.peek === undefined ? undefined : store.peek.bind(store)
+
+  /**
+   * The synchronous path: a fresh hit that process memory can answer, for routes whose key needs no function of the
+   * user's, sent with no promise at all. Anything else (miss, stale, Vary change, keyPrefix) takes `lookup`.
+   */
+  function quickHit (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute): boolean {
+    if (route.keyPrefix !== undefined || route.postProcessResponseAlways !== undefined) return false
+    const headers = request.headers
+    if (headers.authorization !== undefined || headers[REVALIDATE_HEADER] !== undefined) return false
+    if (requestBypass(request, options.bypassCookies) !== undefined) return false
+    const key = baseKey(request, route, '')
+    const vary = route.varyHint
+    const variant = variantOf(request, vary)
+    const found = peek!(key, variant)
+    const entry = found?.entry
+    if (entry === undefined || entry.expiresAt <= Date.now() || !sameList(found!.vary, vary)) return false
+    hit(request, reply, newState(route, key, variant, vary), entry)
+    return true
+  }
+
+  const onRequest: onRequestHookHandler = function (request, reply, done) {
     const method = request.method
-    if (method !== 'GET' && method !== 'HEAD') return
-    const config = request.routeOptions.config as unknown as Config
-    const route = routeOf(config, `${String(config.method)} ${String(config.url)}`, options)
-    if (route === null) return
+    if (method !== 'GET' && method !== 'HEAD') return done()
+    let route: ResolvedRoute | null
+    try {
+      route = routeOf(request.routeOptions.config as unknown as Config, options)
+    } catch (err) {
+      return done(err as Error)
+    }
+    if (route === null) return done()
+    if (peek !== undefined && quickHit(request, reply, route)) return
+    lookup(request, reply, route).then(() => { if (!reply.sent) done() }, done)
+  }
+
+  async function lookup (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute) {
+    const method = request.method
     const req = request as StatefulRequest
 
     const token = request.headers[REVALIDATE_HEADER]
@@ -240,13 +288,13 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     const key = baseKey(request, route, prefix)
     let vary = route.varyHint
     let variant = variantOf(request, vary)
-    let found = await lookup(key, variant)
-    if (found !== FAILED && found !== undefined && Array.isArray(found.vary) && found.vary.join() !== vary.join()) {
+    let found = await get(key, variant)
+    if (found !== FAILED && found !== undefined && Array.isArray(found.vary) && !sameList(found.vary, vary)) {
       vary = route.varyHint = found.vary
       const other = variantOf(request, vary)
       if (other !== variant) {
         variant = other
-        found = await lookup(key, variant)
+        found = await get(key, variant)
       }
     }
     if (found === FAILED) return markBypass(request, reply, STORE_ERROR)
@@ -305,9 +353,14 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
     if (state.route.tags !== undefined) state.tags = await state.route.tags(request)
   }
 
-  const onSend: onSendHookHandler = async function (request, reply, payload) {
+  const onSend: onSendHookHandler = function (request, reply, payload, done) {
     const state = (request as StatefulRequest)[kState]
-    if (state === null || state.mode === 'hit' || state.mode === 'bypass') return payload
+    if (state === null || state.mode === 'hit' || state.mode === 'bypass') return done(null, payload)
+    finish(request, reply, state, payload).then((sent) => done(null, sent), done)
+  }
+
+  /** After the handler: serve stale on error, or store what is cacheable, then release the waiters. */
+  async function finish (request: FastifyRequest, reply: FastifyReply, state: State, payload: unknown) {
     try {
       if (state.stale !== undefined && reply.statusCode >= 500) return serveStaleOnError(request, reply, state, state.stale)
       if (state.mode === 'pass') return missed(request, reply, state, MISS, payload)
@@ -356,7 +409,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
       expiresAt: now + route.ttl * 1000,
       staleUntil: now + (route.ttl + Math.max(route.staleWhileRevalidate, route.staleIfError)) * 1000
     }
-    if (vary.join() !== state.vary.join()) {
+    if (!sameList(vary, state.vary)) {
       route.varyHint = vary
       state.variant = variantOf(request, vary)
     }

@@ -28,16 +28,33 @@ export function normalizeQuery (query: string, filter: ResolvedRoute['queryFilte
   return out
 }
 
+// Hashing is most of a hit's own cost, and hot pages are few: remember recent request → key results per route.
+// Bounded twice: short identities only, and the whole memo is dropped when full, so a flood of distinct URLs costs
+// one Map.set each and never more than MEMO_MAX entries of at most MEMO_KEY_MAX characters.
+const memos = new WeakMap<ResolvedRoute, Map<string, string>>()
+const MEMO_MAX = 10_000
+const MEMO_KEY_MAX = 512
+
 /**
  * The cache key of a request: a SHA-256 over the key prefix, protocol, host, path exactly as requested and the
  * normalised query. Hashing bounds its length whatever the URL, and SHA-256 keeps crafted collisions out of reach.
  */
 export function baseKey (request: FastifyRequest, route: ResolvedRoute, prefix: string): string {
   const url = request.url
+  const identity = `${prefix.length}:${prefix}\0${request.protocol}\0${request.host}\0${url}`
+  let memo = memos.get(route)
+  if (memo === undefined) memos.set(route, memo = new Map())
+  const known = memo.get(identity)
+  if (known !== undefined) return known
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
   const query = q === -1 ? '' : normalizeQuery(url.slice(q + 1), route.queryFilter)
-  return hash('sha256', `${prefix.length}:${prefix}\0${request.protocol}\0${request.host}\0${path}\0${query}`, 'base64url')
+  const key = hash('sha256', `${prefix.length}:${prefix}\0${request.protocol}\0${request.host}\0${path}\0${query}`, 'base64url')
+  if (identity.length <= MEMO_KEY_MAX) {
+    if (memo.size >= MEMO_MAX) memo.clear()
+    memo.set(identity, key)
+  }
+  return key
 }
 
 /** The variant of a key for a request: a hash of the values of the headers the response varies on, `''` for none. */

@@ -59,6 +59,10 @@ export class MemoryStore implements Store {
   }
 
   async get (key: string, variant: string): Promise<Lookup | undefined> {
+    return this.peek(key, variant)
+  }
+
+  peek (key: string, variant: string): Lookup | undefined {
     const group = this.#groups.get(key)
     if (group === undefined) return undefined
     let entry = group.variants.get(variant)

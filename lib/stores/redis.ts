@@ -132,6 +132,11 @@ export class RedisStore implements Store {
     }
   }
 
+  /** An L1 hit, with no round trip; `undefined` sends the caller to `get`. */
+  peek (key: string, variant: string): Lookup | undefined {
+    return this.#listening ? this.#l1?.get(key, variant) : undefined
+  }
+
   /** Whether the L1 tier is serving: it is configured and subscribed to invalidations. */
   get l1Active (): boolean {
     return this.#listening

@@ -107,6 +107,12 @@ export interface Store {
   /** Totals over the namespace. */
   summary (): Promise<StoreSummary>
   /**
+   * Answer from process memory without I/O (optional): what `get` would resolve, or `undefined` when only `get`
+   * can tell. Stores the plugin builds itself use it to answer a hit with no promise at all; custom stores are only
+   * reached through `get`, under the fail-open guard.
+   */
+  peek? (key: string, variant: string): Lookup | undefined
+  /**
    * Cross-process single flight (optional): try to take a short lock for regenerating `key`. A store shared by
    * several processes implements it so that one of them runs the handler; in-process coalescing needs none.
    */
