@@ -64,7 +64,20 @@ export function cacheHeaders (reply: FastifyReply, ttl: number, now: number): vo
     directives = directives.trim() === '' ? `max-age=${maxAge}` : `${directives}, max-age=${maxAge}`
   }
   reply.header('cache-control', directives)
-  if (!reply.hasHeader('expires')) reply.header('expires', new Date(now + maxAge * 1000).toUTCString())
+  if (!reply.hasHeader('expires')) reply.header('expires', httpDate(Math.floor(now / 1000) + maxAge))
+}
+
+// Formatting a date costs more than the rest of the miss path's header work: reuse the last one within its second.
+let lastSecond = -1
+let lastDate = ''
+
+/** An HTTP date for a time in whole seconds since the epoch. */
+function httpDate (second: number): string {
+  if (second !== lastSecond) {
+    lastSecond = second
+    lastDate = new Date(second * 1000).toUTCString()
+  }
+  return lastDate
 }
 
 /** Whether an If-None-Match value matches an ETag, with the weak comparison of RFC 9110 §13.1.2. */
