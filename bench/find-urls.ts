@@ -4,7 +4,7 @@ import { hash } from 'node:crypto'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import fancyCache, { MemoryStore, type CacheEntry, type Store } from '../index.ts'
-import type { FindUrlsResult } from './scale.ts'
+import { emptyFindUrls, type FindUrlsResult } from './scale.ts'
 
 const PATTERN = '/articles/12*'
 const SAMPLE_EVERY = 10_000
@@ -39,21 +39,7 @@ async function seed (store: Store, urls: number, concurrency: number): Promise<v
 async function main () {
   const [kind, count, port] = process.argv.slice(2) as ['memory' | 'redis', string, string]
   const urls = Number(count)
-  const result: FindUrlsResult = {
-    store: kind,
-    skipped: null,
-    urls,
-    seedSeconds: 0,
-    walkSeconds: 0,
-    urlsPerSecond: 0,
-    pattern: PATTERN,
-    matched: 0,
-    patternSeconds: 0,
-    rssBeforeWalk: 0,
-    rssPeakWalk: 0,
-    heapBeforeWalk: 0,
-    heapPeakWalk: 0
-  }
+  const result: FindUrlsResult = { ...emptyFindUrls(kind, null), urls, pattern: PATTERN }
   const why = (err: unknown) => err instanceof Error ? err.message.slice(0, 300) : String(err)
   let store: Store
   let redis: Redis | undefined

@@ -17,7 +17,7 @@ import { startApp, startRedis, startVarnish, stopHelpers, which, type AppProcess
 import { summarizeProfile } from './profile.ts'
 import { describeMachine, medianRound, rate, scaleSummary, table, type Results, type RowResult, type Settings } from './report.ts'
 import { HANDLER_MS, ROWS, type Row } from './rows.ts'
-import { coalesce, findUrls, flood, skippedFindUrls, type ScaleResults } from './scale.ts'
+import { coalesce, findUrls, flood, emptyFindUrls, type ScaleResults } from './scale.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -145,7 +145,7 @@ async function runScale (redis: Helper | undefined): Promise<ScaleResults> {
   scale.findUrls.push(await findUrls('memory', urls))
   console.log(`scale: findUrls over ${urls} remembered URLs (redis)`)
   scale.findUrls.push(redis === undefined
-    ? skippedFindUrls('redis', 'redis-server is not installed')
+    ? emptyFindUrls('redis', 'redis-server is not installed')
     : await findUrls('redis', urls, redis.port))
   console.log(`scale: flood of ${urls} distinct URLs, memory store, maxBytes 64 MiB`)
   scale.flood = await flood(urls, 64 * 2 ** 20, settings.connections)

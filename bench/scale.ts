@@ -72,7 +72,8 @@ export async function coalesce (requests: number, handlerMs: number): Promise<Co
   }
 }
 
-export function skippedFindUrls (store: 'memory' | 'redis', reason: string): FindUrlsResult {
+/** A findUrls result with nothing measured yet; `reason` says why it never will be. */
+export function emptyFindUrls (store: 'memory' | 'redis', reason: string | null): FindUrlsResult {
   return {
     store,
     skipped: reason,
