@@ -173,15 +173,20 @@ test('a purge racing a request that stores the same key does not leave the old c
   const cached = await cachedApp({ rememberAllUrls: true })
   let version = 'old'
   let release!: () => void
+  let started!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
+  const handlerStarted = new Promise<void>((resolve) => { started = resolve })
   cached.app.get('/post', { config: { fancyCache: true } }, async () => {
     const seen = version
-    if (cached.run('post') === 1) await gate
+    if (cached.run('post') === 1) {
+      started()
+      await gate
+    }
     return `post ${seen}`
   })
   // The request reads the old data, then the data changes and the page is purged, then the request stores.
   const slow = cached.app.inject('/post')
-  await sleep(20)
+  await handlerStarted
   version = 'new'
   await cached.app.fancyCache.purgeUrls('/post')
   release()

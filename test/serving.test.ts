@@ -15,8 +15,9 @@ test('a hit carries Age, Cache-Status with the ttl left, and the stored headers'
   assert.equal(miss.headers.age, undefined)
   await sleep(1100)
   const hit = await app.inject('/page')
-  assert.equal(hit.headers['cache-status'], 'fancy-cache; hit; ttl=58')
-  assert.equal(hit.headers.age, '1')
+  // About a second has passed; a slow machine may make it two.
+  assert.match(String(hit.headers['cache-status']), /^fancy-cache; hit; ttl=5[78]$/)
+  assert.match(String(hit.headers.age), /^[12]$/)
   assert.equal(hit.headers['x-powered-by'], 'blog')
   assert.equal(hit.headers['content-type'], 'text/html')
   assert.equal(hit.headers.etag, miss.headers.etag)

@@ -15,3 +15,12 @@ export async function cachedApp (options: FancyCacheOptions = {}, fastify: Fasti
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Poll `check` until it holds or `ms` pass (for work the app does in the background). */
+export async function eventually (check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await sleep(10)
+  }
+}
