@@ -1,5 +1,5 @@
 import { invalidArgument } from './errors.ts'
-import type { RememberedEntry, Stats, Store, StoreSummary } from './stores/store.ts'
+import type { RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './stores/store.ts'
 
 /** A remembered URL yielded by `findUrls`. */
 export interface FoundUrl {
@@ -107,16 +107,19 @@ export function createApi (store: Store): FancyCacheApi {
   async function * findUrls (urls?: string | string[], options: { purge?: boolean } = {}): AsyncGenerator<FoundUrl> {
     const matches = matcherOf(patternsOf(urls, 'findUrls patterns'))
     if (options.purge === true) await store.bumpEpoch()
-    let cursor = '0'
-    do {
-      const page = await store.scan(cursor, PAGE)
+    let pending: Promise<ScanPage> | undefined = store.scan('0', PAGE)
+    while (pending !== undefined) {
+      const page: ScanPage = await pending
+      // Fetch the next page while the caller consumes this one, so the store's latency overlaps the caller's work.
+      // A caller that stops early leaves it unread: its failure then must not surface as an unhandled rejection.
+      pending = page.cursor === '0' ? undefined : store.scan(page.cursor, PAGE)
+      pending?.catch(() => {})
       for (const entry of page.entries) {
         if (!matches(entry.url)) continue
         if (options.purge === true) await store.delete(entry.key)
         yield { url: entry.url, key: entry.key, stats: entry.stats }
       }
-      cursor = page.cursor
-    } while (cursor !== '0')
+    }
   }
 
   async function scanUrls (options: { urls?: string | string[], cursor?: string, count?: number } = {}): Promise<UrlPage> {
