@@ -220,7 +220,7 @@ test('findUrls streams: 200,000 remembered URLs are walked page by page, not gat
     seen++
   }
   assert.equal(seen, 200_000)
-  assert.equal(firstAfterScans, 1, 'the first URL is yielded after one page')
+  assert.ok(firstAfterScans <= 2, 'the first URL is yielded after one page (and one read ahead)')
   assert.ok(Math.max(...scans) <= 1000, 'pages are small')
   assert.ok(scans.length >= 200, `walked in ${scans.length} pages`)
 })
