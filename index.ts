@@ -44,10 +44,10 @@ async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) 
   const options = resolveOptions(opts)
   const { store, owned } = await makeStore(app, options)
   // The memory store the plugin made itself can neither fail nor hang: its calls skip the guard's timer.
+  const guard = new StoreGuard(options.storeTimeout, app.log)
   const guarded: GuardedStore = options.store === 'memory'
     ? { store, call: (op) => op(store) }
     : { store, call: (op) => guard.call(() => op(store)) }
-  const guard = new StoreGuard(options.storeTimeout, app.log)
 
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as Record<string | symbol, unknown>

@@ -35,7 +35,7 @@ export class StoreGuard {
     try {
       const result = await Promise.race([
         op(),
-        new Promise<never>((resolve, reject) => {
+        new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => reject(storeTimeout(this.#timeoutMs)), this.#timeoutMs)
         })
       ])

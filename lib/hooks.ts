@@ -114,7 +114,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, gua
   const revalidations = new Map<string, { key: string, variant: string }>()
   const { store } = guarded
 
-  async function get (key: string, variant: string): Promise<Guarded<Lookup | undefined>> {
+  function get (key: string, variant: string): Promise<Guarded<Lookup | undefined>> {
     return guarded.call((s) => s.get(key, variant))
   }
 
