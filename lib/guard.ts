@@ -5,17 +5,42 @@ import { storeTimeout } from './errors.ts'
 export const FAILED = Symbol('fancy-cache store failed')
 export type Guarded<T> = T | typeof FAILED
 
+/** How a call is guarded. */
+export interface CallOptions<T> {
+  /**
+   * A write (set, count, lock, unlock): its failures open the write breaker only, so a store that refuses writes
+   * (full, read-only replica) still serves reads.
+   */
+  write?: boolean
+  /** Called with the value of a call that resolved after it had timed out (to release a late lock, say). */
+  late?: (value: T) => void
+}
+
 const TRIP_AFTER = 3
 const OPEN_MS = 1000
 
+/** One circuit breaker: after TRIP_AFTER failures in a row, calls are skipped for OPEN_MS, then tried again. */
+class Breaker {
+  failures = 0
+  openUntil = 0
+  get open (): boolean {
+    return this.failures >= TRIP_AFTER && Date.now() < this.openUntil
+  }
+
+  fail (): void {
+    this.failures++
+    if (this.failures >= TRIP_AFTER) this.openUntil = Date.now() + OPEN_MS
+  }
+}
+
 /**
- * Fail-open wrapper around store calls (SPEC §9): a call slower than `timeoutMs` or one that rejects resolves to
- * FAILED; after TRIP_AFTER failures in a row the breaker opens and calls are skipped for OPEN_MS, then tried again.
- * One warning per outage, one info line when the store is back.
+ * Fail-open wrapper around store calls: a call slower than `timeoutMs` or one that rejects resolves to FAILED, so
+ * the request is served by its handler. Reads and writes have a breaker each. One warning per outage, one info line
+ * when the store is back.
  */
 export class StoreGuard {
-  #failures = 0
-  #openUntil = 0
+  readonly #reads = new Breaker()
+  readonly #writes = new Breaker()
   #down = false
   readonly #timeoutMs: number
   readonly #log: FastifyBaseLogger
@@ -25,23 +50,35 @@ export class StoreGuard {
     this.#log = log
   }
 
-  get down (): boolean {
-    return this.#down
+  /** Whether the last calls succeeded, and whether a breaker is skipping calls. */
+  get health (): { up: boolean, circuitOpen: boolean } {
+    return { up: !this.#down, circuitOpen: this.#reads.open || this.#writes.open }
   }
 
-  async call<T> (op: () => Promise<T>): Promise<Guarded<T>> {
-    if (this.#failures >= TRIP_AFTER && Date.now() < this.#openUntil) return FAILED
+  async call<T> (op: () => Promise<T>, options?: CallOptions<T>): Promise<Guarded<T>> {
+    const breaker = options?.write === true ? this.#writes : this.#reads
+    if (breaker.open) return FAILED
     let timer: NodeJS.Timeout | undefined
+    let timedOut = false
+    const pending = op()
     try {
       const result = await Promise.race([
-        op(),
+        pending,
         new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(storeTimeout(this.#timeoutMs)), this.#timeoutMs)
+          timer = setTimeout(() => {
+            timedOut = true
+            reject(storeTimeout(this.#timeoutMs))
+          }, this.#timeoutMs)
         })
       ])
-      if (this.#failures > 0 || this.#down) this.#recovered()
+      if (breaker.failures > 0 || this.#down) this.#recovered(breaker)
       return result
     } catch (err) {
+      if (timedOut) {
+        const late = options?.late
+        pending.then((value) => late?.(value), () => {})
+      }
+      breaker.fail()
       this.#failed(err)
       return FAILED
     } finally {
@@ -50,17 +87,15 @@ export class StoreGuard {
   }
 
   #failed (err: unknown): void {
-    this.#failures++
-    if (this.#failures >= TRIP_AFTER) this.#openUntil = Date.now() + OPEN_MS
     if (!this.#down) {
       this.#down = true
       this.#log.warn({ err }, 'fastify-fancy-cache: store failing, serving requests uncached until it recovers')
     }
   }
 
-  #recovered (): void {
-    this.#failures = 0
-    if (this.#down) {
+  #recovered (breaker: Breaker): void {
+    breaker.failures = 0
+    if (this.#down && this.#reads.failures === 0 && this.#writes.failures === 0) {
       this.#down = false
       this.#log.info('fastify-fancy-cache: store recovered, caching again')
     }

@@ -25,6 +25,11 @@ export interface CacheEntry {
   expiresAt: number
   /** Kept (and servable as stale) until, ms since the epoch; the store may drop it after this. */
   staleUntil: number
+  /**
+   * Set by a soft purge: the entry is stale from the purge on, and may be served (while one request regenerates
+   * it) until `staleUntil`, whatever the route's stale windows say.
+   */
+  softPurged?: boolean
 }
 
 /** What a store knows about a key. */
@@ -43,8 +48,26 @@ export interface EntryMeta {
   url?: string
   /** Labels for purgeTags. */
   tags?: string[]
-  /** The value `epoch()` returned before the handler ran: if a purge changed it since, the entry is not stored. */
-  epoch: number
+  /**
+   * What `epoch()` returned before the handler ran. The store refuses the entry when, since then, a purge covered
+   * it: `delete(key)` (hard or soft), `deleteTags` of one of `tags`, `notePurge` of a pattern matching `url`, or
+   * `clear()`; or when the store cannot tell (it lost its state, e.g. Redis restarted empty, or its record of
+   * recent purges no longer reaches back that far). Purges of other keys, tags and URLs never refuse it.
+   */
+  epoch: string
+  /** Most variants kept for this key: storing one more first drops the least recently used variant. */
+  maxVariants: number
+}
+
+/** How a purge removes entries. */
+export interface PurgeOptions {
+  /**
+   * Mark the entries stale (`softPurged`, `expiresAt` = now) instead of deleting them: they stay servable as
+   * stale until `now + max(graceMs, staleUntil - expiresAt)` while one request regenerates them.
+   */
+  soft?: boolean
+  /** With `soft`: the shortest stale window, ms. */
+  graceMs?: number
 }
 
 /** Hits and misses counted for a key. */
@@ -83,19 +106,30 @@ export interface StoreSummary {
 export interface Store {
   /** Look up a key and one of its variants (`''` when the key does not vary); `undefined` when nothing is stored. */
   get (key: string, variant: string): Promise<Lookup | undefined>
-  /** Store an entry; resolves `false` (storing nothing) when `meta.epoch` is no longer the current epoch. */
-  set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean>
-  /** The purge generation: changes whenever anything is purged or cleared. */
-  epoch (): Promise<number>
   /**
-   * Change the epoch without deleting anything: a purge by URL pattern calls it first, so that a request which is
-   * regenerating a matching page right now (and so is not yet listed) does not store its now-outdated result.
+   * Store an entry; resolves `false` (storing nothing) when a purge since `meta.epoch` covered it (see
+   * `EntryMeta.epoch`). A key over `meta.maxVariants` variants loses its least recently used one first.
    */
-  bumpEpoch (): Promise<void>
-  /** Delete every variant of a key (and its remembered URL); stats survive. Resolves whether anything was there. */
-  delete (key: string): Promise<boolean>
-  /** Delete every key labelled with any of the tags; resolves how many keys were deleted. */
-  deleteTags (tags: string[]): Promise<number>
+  set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean>
+  /**
+   * An opaque purge generation, taken before a handler runs and handed back in `EntryMeta.epoch`. It must be unique
+   * for the store's lifetime: a store that lost its state (restarted empty) never hands out a value it handed out
+   * before, and refuses entries carrying one from before the loss.
+   */
+  epoch (): Promise<string>
+  /**
+   * Record a purge by URL patterns (`*` wildcards, as findUrls) without deleting anything: a purge by pattern calls
+   * it first, so that a request regenerating a matching page right now (and so not yet listed) does not store its
+   * outdated result. Other URLs' regenerations are unaffected.
+   */
+  notePurge (patterns: string[]): Promise<void>
+  /**
+   * Delete (or with `soft`, mark stale) every variant of a key and its remembered URL; stats survive. Resolves
+   * whether anything was there.
+   */
+  delete (key: string, options?: PurgeOptions): Promise<boolean>
+  /** Delete (or mark stale) every key labelled with any of the tags; resolves how many keys were purged. */
+  deleteTags (tags: string[], options?: PurgeOptions): Promise<number>
   /** Add one to a key's hits or misses, atomically. */
   count (key: string, field: keyof Stats): Promise<void>
   /** A key's counters, or `null` when none were counted. */
@@ -116,9 +150,9 @@ export interface Store {
    * Cross-process single flight (optional): try to take a short lock for regenerating `key`. A store shared by
    * several processes implements it so that one of them runs the handler; in-process coalescing needs none.
    */
-  lock? (key: string, ttlMs: number): Promise<boolean>
-  /** Release a lock taken with `lock`. */
-  unlock? (key: string): Promise<void>
+  lock? (key: string, variant: string, ttlMs: number): Promise<boolean>
+  /** Release a lock taken with `lock` (a no-op when it expired or another process holds it now). */
+  unlock? (key: string, variant: string): Promise<void>
   /** Release timers and connections the store created (never a client it was given). */
   close? (): Promise<void>
 }
