@@ -103,6 +103,26 @@ export interface StoreSummary {
   misses: number
 }
 
+/** All a store holds under one key. */
+export interface KeyDetail {
+  key: string
+  vary: string[]
+  url: string | undefined
+  tags: string[]
+  variants: Array<{ variant: string, entry: CacheEntry }>
+  stats: Stats | null
+}
+
+/** What a store says about its own health. */
+export interface StoreHealth {
+  /** `'memory'`, `'redis'`, or a custom store's name. */
+  type: string
+  /** Whether its connection is up (always true for in-process stores). */
+  connected: boolean
+  /** Hits and misses of the in-process tier in front of a remote store, when there is one. */
+  l1?: { hits: number, misses: number, entries: number }
+}
+
 export interface Store {
   /** Look up a key and one of its variants (`''` when the key does not vary); `undefined` when nothing is stored. */
   get (key: string, variant: string): Promise<Lookup | undefined>
@@ -153,6 +173,12 @@ export interface Store {
   lock? (key: string, variant: string, ttlMs: number): Promise<boolean>
   /** Release a lock taken with `lock` (a no-op when it expired or another process holds it now). */
   unlock? (key: string, variant: string): Promise<void>
+  /** Tags in use, a page at a time (optional; the admin page's tags view): each with how many keys carry it. */
+  scanTags? (cursor: string, count: number): Promise<{ cursor: string, tags: Array<{ tag: string, keys: number }> }>
+  /** Everything stored under one key (optional; the admin page's entry view), or `undefined` when nothing is. */
+  inspect? (key: string): Promise<KeyDetail | undefined>
+  /** The backend's own health (optional): connection state, and the in-process tier's counters when there is one. */
+  health? (): StoreHealth
   /** Release timers and connections the store created (never a client it was given). */
   close? (): Promise<void>
 }
