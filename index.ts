@@ -11,8 +11,8 @@ import { createApi, type FancyCacheApi } from './lib/urls.ts'
 export type { AdminOptions, Body, FancyCacheOptions, RouteCacheConfig } from './lib/options.ts'
 export type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './lib/stores/store.ts'
 export type { MemoryStoreOptions } from './lib/stores/memory.ts'
-export type { L1Options, RedisStoreOptions } from './lib/stores/redis.ts'
-export { RedisStore } from './lib/stores/redis.ts'
+export type { L1Options, RedisStoreOptions } from './lib/stores/redis/store.ts'
+export { RedisStore } from './lib/stores/redis/store.ts'
 export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/urls.ts'
 export { FancyCacheError } from './lib/errors.ts'
 export type { CacheEvent, CacheOutcome } from './lib/events.ts'
@@ -36,7 +36,7 @@ async function makeStore (app: FastifyInstance, options: ResolvedOptions): Promi
   }
   const client = options.redis ?? (app as FastifyInstance & { redis?: FancyCacheOptions['redis'] }).redis
   if (client === undefined) throw missingRedis()
-  const { RedisStore } = await import('./lib/stores/redis.ts')
+  const { RedisStore } = await import('./lib/stores/redis/store.ts')
   return { store: new RedisStore({ client, namespace: options.namespace, l1: options.l1 }), owned: true }
 }
 

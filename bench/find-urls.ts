@@ -47,7 +47,7 @@ async function main () {
     store = new MemoryStore({ maxEntries: urls, maxBytes: 2 ** 40 })
   } else {
     redis = new Redis({ host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: 1 })
-    const { RedisStore } = await import('../lib/stores/redis.ts')
+    const { RedisStore } = await import('../lib/stores/redis/store.ts')
     store = new RedisStore({ client: redis, namespace: 'bench-find-urls' })
   }
   const app = Fastify({ logger: false })

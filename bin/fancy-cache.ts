@@ -64,7 +64,7 @@ function causeOf (err: unknown): string {
 async function redisSource (url: string, namespace: string, timeout: number): Promise<Source> {
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (got ${JSON.stringify(url)})`)
   const [{ Redis }, { RedisStore }, { createApi }] = await Promise.all([
-    import('ioredis'), import('../lib/stores/redis.ts'), import('../lib/urls.ts')
+    import('ioredis'), import('../lib/stores/redis/store.ts'), import('../lib/urls.ts')
   ])
   const client = new Redis(url, {
     lazyConnect: true,

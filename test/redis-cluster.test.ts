@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { Cluster } from 'ioredis'
 import fancyCache from '../index.ts'
 import { storeConformance } from '../lib/stores/conformance.ts'
-import { RedisStore } from '../lib/stores/redis.ts'
+import { RedisStore } from '../lib/stores/redis/store.ts'
 import type { Store } from '../lib/stores/store.ts'
 import { RedisCluster } from './helpers/redis-server.ts'
 

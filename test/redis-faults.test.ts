@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import fastifyRedis from '@fastify/redis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fancyCache from '../index.ts'
-import { shardOf } from '../lib/stores/redis-codec.ts'
+import { shardOf } from '../lib/stores/redis/codec.ts'
 import { RedisServer } from './helpers/redis-server.ts'
 
 const STORE_TIMEOUT = 100

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import fastifyRedis from '@fastify/redis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fancyCache, { type FancyCacheOptions } from '../index.ts'
-import { shardOf } from '../lib/stores/redis-codec.ts'
-import type { RedisStore } from '../lib/stores/redis.ts'
+import { shardOf } from '../lib/stores/redis/codec.ts'
+import type { RedisStore } from '../lib/stores/redis/store.ts'
 import { RedisServer } from './helpers/redis-server.ts'
 
 let server: RedisServer

@@ -1,5 +1,5 @@
-import { entryBytes } from './memory.ts'
-import type { CacheEntry, Lookup } from './store.ts'
+import { entryBytes } from '../memory.ts'
+import type { CacheEntry, Lookup } from '../store.ts'
 
 /** Bounds of the in-process tier in front of Redis. */
 export interface L1Options {

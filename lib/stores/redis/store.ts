@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { invalidArgument, invalidOption, storeUnavailable } from '../errors.ts'
-import { decodeEntry, decodeVary, encodeEntry, KeyLayout, SHARDS, shardOf } from './redis-codec.ts'
-import { L1, type L1Options } from './redis-l1.ts'
-import * as lua from './redis-scripts.ts'
-import type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './store.ts'
+import { invalidArgument, invalidOption, storeUnavailable } from '../../errors.ts'
+import { decodeEntry, decodeVary, encodeEntry, KeyLayout, SHARDS, shardOf } from './codec.ts'
+import { L1, type L1Options } from './l1.ts'
+import * as lua from './scripts.ts'
+import type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from '../store.ts'
 
-export type { L1Options } from './redis-l1.ts'
+export type { L1Options } from './l1.ts'
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import type { CacheEntry } from './store.ts'
+import type { CacheEntry } from '../store.ts'
 
 /** Number of index shards: every cache key belongs to one, and a scan walks them in turn. */
 export const SHARDS = 256
