@@ -34,7 +34,16 @@ export interface RouteCacheConfig {
   staleIfError?: number
   /** Cacheable status codes (overrides the plugin's). */
   statusCodes?: number[]
+  /** Where this route's freshness comes from (overrides the plugin's `freshness`). */
+  freshness?: Freshness
 }
+
+/**
+ * `'route'`: the route's ttl decides how long an entry is fresh. `'headers'`: the response's own Cache-Control,
+ * CDN-Cache-Control and Expires decide, as a shared HTTP cache (RFC 9111) computes it; the ttl only applies to
+ * responses that carry no freshness of their own.
+ */
+export type Freshness = 'route' | 'headers'
 
 /** The admin page's options (`admin: true` takes all defaults). */
 export interface AdminOptions {
@@ -85,6 +94,13 @@ export interface FancyCacheOptions {
   storeTimeout?: number
   /** Requests carrying any of these cookies neither read nor fill the cache. Default []. */
   bypassCookies?: string[]
+  /** Where freshness comes from: the route's ttl (`'route'`, default) or the response's headers (`'headers'`). */
+  freshness?: Freshness
+  /**
+   * In `'headers'` mode, honour the request's own Cache-Control (`max-age`, `min-fresh`, `max-stale`, `no-cache`,
+   * `no-store`, `only-if-cached`). Default false: no client can bust or bypass a shared cache.
+   */
+  honorRequestCacheControl?: boolean
   /** Mount the admin page and JSON API. Default false. */
   admin?: boolean | AdminOptions
 }
@@ -96,6 +112,8 @@ const bool = (what: string) => Type.Boolean({ description: `${what}: true or fal
 const statusCodes = Type.Array(Type.Integer({ minimum: 100, maximum: 599 }),
   { minItems: 1, description: 'statusCodes: a non-empty array of HTTP status codes (100-599)' })
 const names = (what: string) => Type.Array(Type.String(), { description: `${what}: an array of strings` })
+const freshness = Type.Union([Type.Literal('route'), Type.Literal('headers')],
+  { description: "freshness: 'route' or 'headers'" })
 
 const storeMethods = ['get', 'set', 'epoch', 'bumpEpoch', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
 
@@ -124,6 +142,8 @@ const PluginSchema = Type.Object({
   statusCodes,
   storeTimeout: count('storeTimeout (milliseconds)'),
   bypassCookies: names('bypassCookies'),
+  freshness,
+  honorRequestCacheControl: bool('honorRequestCacheControl'),
   admin: Type.Union([
     Type.Boolean(),
     Type.Object({
@@ -147,7 +167,8 @@ const RouteSchema = Type.Object({
   tags: fn('tags'),
   staleWhileRevalidate: seconds('staleWhileRevalidate'),
   staleIfError: seconds('staleIfError'),
-  statusCodes
+  statusCodes,
+  freshness
 }, { additionalProperties: false, required: [] })
 
 /** The first validation problem as "name: what was expected, got value". */
@@ -187,6 +208,8 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
     statusCodes: [200],
     storeTimeout: 100,
     bypassCookies: [],
+    freshness: 'route',
+    honorRequestCacheControl: false,
     ...defined,
     admin: options.admin === true ? {} : (options.admin || false),
     l1: options.l1 === true ? {} : (options.l1 || false)
@@ -207,6 +230,8 @@ export interface ResolvedRoute {
   staleWhileRevalidate: number
   staleIfError: number
   statusCodes: Set<number>
+  /** Where this route's freshness comes from. */
+  freshness: Freshness
   /** Header names this route's responses were last seen to vary on: lets a hit take one store round trip. */
   varyHint: string[]
 }
@@ -249,6 +274,7 @@ export function resolveRoute (value: unknown, route: string, options: ResolvedOp
     staleWhileRevalidate: config.staleWhileRevalidate ?? options.staleWhileRevalidate,
     staleIfError: config.staleIfError ?? options.staleIfError,
     statusCodes: new Set(config.statusCodes ?? options.statusCodes),
+    freshness: config.freshness ?? options.freshness,
     varyHint: []
   }
 }
