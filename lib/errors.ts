@@ -36,7 +36,8 @@ export const errorCodes = {
   FANCY_CACHE_ERR_ADMIN_TOO_MANY_PATTERNS: coded('FANCY_CACHE_ERR_ADMIN_TOO_MANY_PATTERNS', 400),
   FANCY_CACHE_ERR_ADMIN_NOT_FOUND: coded('FANCY_CACHE_ERR_ADMIN_NOT_FOUND', 404),
   FANCY_CACHE_ERR_ADMIN_METHOD_NOT_ALLOWED: coded('FANCY_CACHE_ERR_ADMIN_METHOD_NOT_ALLOWED', 405),
-  FANCY_CACHE_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE: coded('FANCY_CACHE_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE', 415)
+  FANCY_CACHE_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE: coded('FANCY_CACHE_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE', 415),
+  FANCY_CACHE_ERR_EVICTING_REDIS: coded('FANCY_CACHE_ERR_EVICTING_REDIS', 500)
 }
 
 /** A plugin option failed validation at register time. */
@@ -83,3 +84,9 @@ export const adminMethodNotAllowed = (message: string) => new errorCodes.FANCY_C
 /** An admin POST whose body is not of the type the route takes. */
 export const adminUnsupportedMediaType = (message: string) =>
   new errorCodes.FANCY_CACHE_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE(message)
+
+/** The Redis store was given a Redis whose `maxmemory-policy` may evict any key (`allkeys-*`). */
+export const evictingRedis = (policy: string) =>
+  new errorCodes.FANCY_CACHE_ERR_EVICTING_REDIS(
+    `Redis has maxmemory-policy ${policy}: it may evict the index and tag sets that purges walk, so a purged page ` +
+    'could be served again; use noeviction or a volatile-* policy, or pass allowEvictingPolicy: true to accept this')
