@@ -193,6 +193,11 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
   const problem = describe(PluginSchema, defined)
   if (problem !== undefined) throw invalidOption(problem)
+  // Only the Redis store puts an L1 in front of itself: anywhere else the option would be silently ignored.
+  if (defined.l1 !== undefined && defined.l1 !== false && defined.store !== 'redis') {
+    const got = typeof defined.store === 'object' ? 'a custom store' : `store: '${String(defined.store ?? 'memory')}'`
+    throw invalidOption(`l1 is an in-process tier in front of Redis, so it needs store: 'redis' (got ${got})`)
+  }
   return {
     store: 'memory',
     namespace: 'fancy-cache',
