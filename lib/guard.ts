@@ -18,6 +18,11 @@ export interface CallOptions<T> {
 
 const TRIP_AFTER = 3
 const OPEN_MS = 1000
+/**
+ * An outage ends when calls succeed again and none has failed for this long: a store that fails now and then (a
+ * flaky link, a full Redis refusing some writes) is one outage with one warning, not a warning per failure.
+ */
+const QUIET_MS = 1000
 
 /** One circuit breaker: after TRIP_AFTER failures in a row, calls are skipped for OPEN_MS, then tried again. */
 class Breaker {
@@ -35,13 +40,14 @@ class Breaker {
 
 /**
  * Fail-open wrapper around store calls: a call slower than `timeoutMs` or one that rejects resolves to FAILED, so
- * the request is served by its handler. Reads and writes have a breaker each. One warning per outage, one info line
- * when the store is back.
+ * the request is served by its handler. Reads and writes have a breaker each, so a store that refuses writes (a full
+ * Redis with noeviction) keeps serving hits. One warning per outage, one info line when the store is back.
  */
 export class StoreGuard {
   readonly #reads = new Breaker()
   readonly #writes = new Breaker()
   #down = false
+  #lastFailure = 0
   readonly #timeoutMs: number
   readonly #log: FastifyBaseLogger
 
@@ -60,7 +66,12 @@ export class StoreGuard {
     if (breaker.open) return FAILED
     let timer: NodeJS.Timeout | undefined
     let timedOut = false
-    const pending = op()
+    let pending: Promise<T>
+    try {
+      pending = op()
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
     try {
       const result = await Promise.race([
         pending,
@@ -87,6 +98,7 @@ export class StoreGuard {
   }
 
   #failed (err: unknown): void {
+    this.#lastFailure = Date.now()
     if (!this.#down) {
       this.#down = true
       this.#log.warn({ err }, 'fastify-fancy-cache: store failing, serving requests uncached until it recovers')
@@ -95,7 +107,7 @@ export class StoreGuard {
 
   #recovered (breaker: Breaker): void {
     breaker.failures = 0
-    if (this.#down && this.#reads.failures === 0 && this.#writes.failures === 0) {
+    if (this.#down && this.#reads.failures === 0 && this.#writes.failures === 0 && Date.now() - this.#lastFailure >= QUIET_MS) {
       this.#down = false
       this.#log.info('fastify-fancy-cache: store recovered, caching again')
     }

@@ -17,61 +17,80 @@ export function shardOf (key: string): number {
 /**
  * Key layout of the Redis store (docs/redis.md documents it). Every key starts with `<namespace>:{`, so one
  * `SCAN MATCH <namespace>:{*` finds exactly this namespace's keys. The braces hold the Cluster hash tag: a cache key's
- * group, lock, index record and stats all carry its shard's tag, so every script about one key runs on one slot.
+ * group, variant order, locks and index record carry its shard's tag, so every script about one key runs on one slot.
  *
- *   <ns>:{<shard>}:e:<key>   hash: the group of one cache key (vary list, variants); expires with its last variant
- *   <ns>:{<shard>}:l:<key>   string: the regeneration lock
- *   <ns>:{<shard>}:i         hash: cache key → "storedAt expiresAt staleUntil bytes variants url", one per group
- *   <ns>:{<shard>}:s         hash: cache key → "hits misses lastCountedAt"; outlives the groups (STATS_TTL_MS)
- *   <ns>:{t:<hash>}:t        set: the cache keys labelled with one tag
- *   <ns>:{epoch}             integer: the purge generation
+ *   <ns>:{<shard>}:e:<key>            hash: the group of one cache key (vary list, tags, variants and their times)
+ *   <ns>:{<shard>}:o:<key>            sorted set: the group's variants by last store, for maxVariants
+ *   <ns>:{<shard>}:l:<key>:<variant>  string: a variant's regeneration lock (the holding process's token)
+ *   <ns>:{<shard>}:i                  hash: cache key → "storedAt expiresAt staleUntil bytes variants hits misses countedAt url"
+ *   <ns>:{t:<hash>}:t                 set: the cache keys labelled with one tag
+ *   <ns>:{t:<hash>}:n                 string: that tag's name
+ *   <ns>:{purge}                      hash: this Redis lifetime's token, the purge counter and the recent purges
+ *   <ns>:{apps}                       hash: names of the apps seen using the default namespace
  */
 export class KeyLayout {
   readonly prefix: string
-  readonly epoch: string
+  readonly purges: string
+  readonly apps: string
   readonly channel: string
   /** SCAN pattern of every key of the namespace. */
   readonly all: string
+  /** SCAN pattern of every tag set of the namespace. */
+  readonly tags: string
 
   constructor (namespace: string) {
     this.prefix = `${namespace}:{`
-    this.epoch = `${this.prefix}epoch}`
+    this.purges = `${this.prefix}purge}`
+    this.apps = `${this.prefix}apps}`
     this.channel = `${namespace}:invalidate`
-    this.all = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:{*`
+    const escaped = namespace.replace(/[*?[\]\\]/g, '\\$&')
+    this.all = `${escaped}:{*`
+    this.tags = `${escaped}:{t:*}:t`
   }
 
   group (key: string, shard = shardOf(key)): string {
     return `${this.prefix}${shard}}:e:${key}`
   }
 
-  lock (key: string): string {
-    return `${this.prefix}${shardOf(key)}}:l:${key}`
+  order (key: string, shard = shardOf(key)): string {
+    return `${this.prefix}${shard}}:o:${key}`
+  }
+
+  lock (key: string, variant: string): string {
+    return `${this.prefix}${shardOf(key)}}:l:${key}:${variant}`
   }
 
   index (shard: number): string {
     return `${this.prefix}${shard}}:i`
   }
 
-  stats (shard: number): string {
-    return `${this.prefix}${shard}}:s`
-  }
-
   tag (tag: string): string {
     return `${this.prefix}t:${hash('sha256', tag, 'base64url')}}:t`
+  }
+
+  /** The key holding a tag's name, beside its set (the set's key carries only a hash of it). */
+  tagName (tagSet: string): string {
+    return `${tagSet.slice(0, -1)}n`
   }
 }
 
 /** Header names as HTTP allows them: a vary list read back must be made of these, or the group is not ours. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 
-// An encoded entry: MAGIC, a JSON line [status, headers, etag, storedAt, expiresAt, staleUntil], then the body bytes.
-// JSON.stringify never writes a raw newline, so the first one ends the header line.
-const MAGIC = Buffer.from('FC1\n')
+// An encoded response: MAGIC, a JSON line [status, headers, etag], then the body bytes. JSON.stringify never writes
+// a raw newline, so the first one ends the header line. The times live apart, in the variant's `m:` field, so that a
+// soft purge rewrites a few numbers instead of the body.
+const MAGIC = Buffer.from('FC2\n')
 const NEWLINE = 0x0a
 
 export function encodeEntry (entry: CacheEntry): Buffer {
-  const head = JSON.stringify([entry.status, entry.headers, entry.etag, entry.storedAt, entry.expiresAt, entry.staleUntil])
+  const head = JSON.stringify([entry.status, entry.headers, entry.etag])
   return Buffer.concat([MAGIC, Buffer.from(head), Buffer.from([NEWLINE]), entry.body])
+}
+
+/** A variant's times as the scripts store them: "storedAt expiresAt staleUntil bytes softPurged". */
+export function encodeTimes (entry: CacheEntry, bytes: number): string {
+  return `${Math.trunc(entry.storedAt)} ${Math.trunc(entry.expiresAt)} ${Math.trunc(entry.staleUntil)} ${bytes} 0`
 }
 
 function isHeaders (value: unknown): value is CacheEntry['headers'] {
@@ -82,8 +101,12 @@ function isHeaders (value: unknown): value is CacheEntry['headers'] {
   return true
 }
 
-/** The entry an encoded value holds, or `undefined` for anything this store did not write. */
-export function decodeEntry (data: Buffer): CacheEntry | undefined {
+const TIMES = /^(\d{1,16}) (\d{1,16}) (\d{1,16}) \d{1,16} ([01])$/
+
+/** The entry an encoded value and its times hold, or `undefined` for anything this store did not write. */
+export function decodeEntry (data: Buffer, times: string): CacheEntry | undefined {
+  const parsed = TIMES.exec(times)
+  if (parsed === null) return undefined
   if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
   const end = data.indexOf(NEWLINE, MAGIC.length)
   if (end === -1) return undefined
@@ -93,12 +116,21 @@ export function decodeEntry (data: Buffer): CacheEntry | undefined {
   } catch {
     return undefined
   }
-  if (!Array.isArray(head) || head.length !== 6) return undefined
-  const [status, headers, etag, storedAt, expiresAt, staleUntil] = head as unknown[]
+  if (!Array.isArray(head) || head.length !== 3) return undefined
+  const [status, headers, etag] = head as unknown[]
   if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 999) return undefined
   if (!isHeaders(headers) || typeof etag !== 'string') return undefined
-  if (typeof storedAt !== 'number' || typeof expiresAt !== 'number' || typeof staleUntil !== 'number') return undefined
-  return { status: status as number, headers, etag, body: data.subarray(end + 1), storedAt, expiresAt, staleUntil }
+  const entry: CacheEntry = {
+    status: status as number,
+    headers,
+    etag,
+    body: data.subarray(end + 1),
+    storedAt: Number(parsed[1]),
+    expiresAt: Number(parsed[2]),
+    staleUntil: Number(parsed[3])
+  }
+  if (parsed[4] === '1') entry.softPurged = true
+  return entry
 }
 
 /** A group's vary list as stored, or `undefined` when the value is not a list of header names. */
@@ -106,4 +138,11 @@ export function decodeVary (value: string): string[] | undefined {
   if (value === '') return []
   const names = value.split(',')
   return names.every((name) => TOKEN.test(name)) ? names : undefined
+}
+
+/** The epoch handed out by the store: the Redis lifetime's token and the purge counter. */
+export function parseEpoch (epoch: string): { token: string, seq: string } | undefined {
+  const at = typeof epoch === 'string' ? epoch.lastIndexOf(':') : -1
+  if (at <= 0 || !/^\d{1,16}$/.test(epoch.slice(at + 1))) return undefined
+  return { token: epoch.slice(0, at), seq: epoch.slice(at + 1) }
 }

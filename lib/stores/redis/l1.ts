@@ -32,6 +32,8 @@ export class L1 {
   #slots = new Map<string, Slot>()
   #byKey = new Map<string, Set<string>>()
   #bytes = 0
+  #hits = 0
+  #misses = 0
   generation = 0
 
   constructor (options: L1Options) {
@@ -50,7 +52,18 @@ export class L1 {
     }
     this.#slots.delete(id)
     this.#slots.set(id, slot)
+    this.#hits++
     return { entry: slot.entry, vary: slot.vary }
+  }
+
+  /** Count a lookup that L1 could not answer (it went to Redis). */
+  missed (): void {
+    this.#misses++
+  }
+
+  /** Lookups answered and not answered here, and the entries held. */
+  counters (): { hits: number, misses: number, entries: number } {
+    return { hits: this.#hits, misses: this.#misses, entries: this.#slots.size }
   }
 
   put (key: string, variant: string, lookup: Lookup, generation: number): void {

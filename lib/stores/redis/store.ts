@@ -1,110 +1,63 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { invalidArgument, invalidOption, storeUnavailable } from '../../errors.ts'
-import { decodeEntry, decodeVary, encodeEntry, KeyLayout, SHARDS, shardOf } from './codec.ts'
+import { invalidOption, storeUnavailable } from '../../errors.ts'
+import type {
+  CacheEntry, EntryMeta, KeyDetail, Lookup, PurgeOptions, ScanPage, Stats, Store, StoreHealth, StoreSummary
+} from '../store.ts'
+import { decodeEntry, decodeVary, encodeEntry, encodeTimes, KeyLayout, parseEpoch, shardOf } from './codec.ts'
 import { L1, type L1Options } from './l1.ts'
-import * as lua from './scripts.ts'
-import type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from '../store.ts'
+import { checkPolicy, noteApp, type StoreLog } from './startup.ts'
+import { SCRIPTS, type Arg, type Commands } from './commands.ts'
+import * as walk from './walk.ts'
 
 export type { L1Options } from './l1.ts'
+export type { StoreLog } from './startup.ts'
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
   /** An ioredis client or Cluster; never closed by the store. */
   client: Redis | Cluster
-  /** Prefix of every key. Default `fancy-cache`. */
+  /** Prefix of every key. Default `fancy-cache`; apps sharing one Redis each need their own. */
   namespace?: string
   /** In-process tier in front of Redis, kept coherent through pub/sub; `false` for none. */
   l1?: L1Options | false
+  /**
+   * Accept a Redis whose `maxmemory-policy` is `allkeys-*`. Such a Redis may evict the index and tag sets that
+   * purges walk, so a purged page can keep being served; `init()` refuses it unless this is `true`.
+   */
+  allowEvictingPolicy?: boolean
+  /** Longest wait for one Redis command of a purge, scan, stats or clear, ms (default 2000); then it rejects. */
+  commandTimeout?: number
+  /** Where the store's own warnings go (a foreign value under its keys, an app sharing the namespace). */
+  log?: StoreLog
+  /** This app's name, to notice another app writing the default namespace (default: package.json's name). */
+  app?: string
 }
 
 /** How long hits and misses are kept after their last count: they outlive entries, but not forever. */
 export const STATS_TTL_MS = 30 * 24 * 3600 * 1000
-/** Most HSCAN steps one scan() call takes before it answers with what it found and a cursor. */
-const SCAN_ROUNDS = 64
-/** Largest HSCAN COUNT of one step (a page of about this many records per round trip). */
-const SCAN_STEP = 1000
-
-type Arg = string | Buffer | number
-type Scripted = (numKeys: number, ...args: Arg[]) => Promise<unknown>
-/** The commands the store sends through the client (a Redis and a Cluster both have them). */
-interface Client extends Pick<Redis, 'hmgetBuffer' | 'hget' | 'hscan' | 'get' | 'incr' | 'set' | 'sscan' | 'srem' | 'publish'> {
-  fancyCacheSet: Scripted
-  fancyCacheTag: Scripted
-  fancyCacheUnset: Scripted
-  fancyCacheDelete: Scripted
-  fancyCacheCount: Scripted
-  fancyCacheUnlock: Scripted
-  fancyCacheTotals: Scripted
-}
-
-const SCRIPTS = {
-  fancyCacheSet: lua.SET,
-  fancyCacheTag: lua.TAG,
-  fancyCacheUnset: lua.UNSET,
-  fancyCacheDelete: lua.DELETE,
-  fancyCacheCount: lua.COUNT,
-  fancyCacheUnlock: lua.UNLOCK,
-  fancyCacheTotals: lua.TOTALS
-}
-
-function parseCursor (cursor: string): [number, string] {
-  if (cursor === '0') return [0, '0']
-  const match = /^(\d{1,3})\.(\d{1,20})$/.exec(cursor)
-  if (match === null || Number(match[1]) >= SHARDS) throw invalidArgument(`unknown scan cursor ${JSON.stringify(cursor)}`)
-  return [Number(match[1]), match[2]!]
-}
-
-function isWrongType (err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('WRONGTYPE')
-}
-
-/** The fields of an index record: "storedAt expiresAt staleUntil bytes variants hits misses countedAt url". */
-function fields (record: string): string[] | undefined {
-  const parts: string[] = []
-  let at = 0
-  for (let i = 0; i < 8; i++) {
-    const space = record.indexOf(' ', at)
-    if (space === -1) return undefined
-    parts.push(record.slice(at, space))
-    at = space + 1
-  }
-  parts.push(record.slice(at))
-  return parts
-}
-
-function statsOfRecord (parts: string[]): Stats | null {
-  return parts[7] === '0' ? null : { hits: Number(parts[5]), misses: Number(parts[6]) }
-}
-
-/** The remembered entry an index record describes, when its group is still stored and it has a URL. */
-function remembered (key: string, record: string, now: number): RememberedEntry | undefined {
-  const parts = fields(record)
-  if (parts === undefined || parts[8] === '' || Number(parts[2]) <= now) return undefined
-  return {
-    url: parts[8]!,
-    key,
-    bytes: Number(parts[3]),
-    storedAt: Number(parts[0]),
-    expiresAt: Number(parts[1]),
-    stats: statsOfRecord(parts)
-  }
-}
+const DEFAULT_NAMESPACE = 'fancy-cache'
+const DEFAULT_MAX_VARIANTS = 64
 
 /**
- * The Redis store (SPEC §8): one hash per cache key holding every variant, one round trip per hit, Lua scripts for
- * the writes, keys hash-tagged by shard so that each script runs on one Redis Cluster slot, remembered URLs in
- * sharded index hashes walked with HSCAN, an optional L1 tier kept coherent through pub/sub. Every call rejects at
- * once while the client is disconnected, so the plugin serves requests uncached instead of queueing them.
+ * The Redis store: one hash per cache key holding every variant, one round trip per hit, Lua scripts for the writes,
+ * keys hash-tagged by shard so that each script runs on one Redis Cluster slot, remembered URLs in sharded index
+ * hashes walked with HSCAN, purges listed in a capped record that every set is checked against, an optional L1 tier
+ * kept coherent through pub/sub. Every call rejects at once while the client is disconnected, so the plugin serves
+ * requests uncached instead of queueing them.
  */
 export class RedisStore implements Store {
   readonly namespace: string
   readonly #client: Redis | Cluster
-  readonly #commands: Client
+  readonly #commands: Commands
   readonly #cluster: boolean
   readonly #keys: KeyLayout
   readonly #l1: L1 | undefined
-  readonly #locks = new Map<string, string>()
+  readonly #options: RedisStoreOptions
+  readonly #ctx: walk.Context
+  /** The value of every lock this process takes: a lock is released only by the process holding it. */
+  readonly #token = randomUUID()
+  readonly #warned = new Set<string>()
   #subscriber: Redis | Cluster | undefined
   #listening = false
   #connected = false
@@ -112,7 +65,7 @@ export class RedisStore implements Store {
 
   constructor (options: RedisStoreOptions) {
     const { client } = options
-    const namespace = options.namespace ?? 'fancy-cache'
+    const namespace = options.namespace ?? DEFAULT_NAMESPACE
     if (typeof namespace !== 'string' || !/^[^{}\s]{1,100}$/.test(namespace)) {
       throw invalidOption('namespace: 1-100 characters, no braces or spaces')
     }
@@ -120,16 +73,48 @@ export class RedisStore implements Store {
     if ((clientOptions.keyPrefix ?? clientOptions.redisOptions?.keyPrefix ?? '') !== '') {
       throw invalidOption('redis: a client with a keyPrefix cannot be used by the Redis store; use the namespace option instead')
     }
+    const timeout = options.commandTimeout ?? 2000
+    if (!Number.isFinite(timeout) || timeout <= 0) throw invalidOption('commandTimeout: a number of milliseconds above 0')
     this.namespace = namespace
+    this.#options = options
     this.#client = client
-    this.#commands = client as unknown as Client
+    this.#commands = client as unknown as Commands
     this.#cluster = client.isCluster
     this.#keys = new KeyLayout(namespace)
     for (const [name, source] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua: source })
+    this.#ctx = {
+      commands: this.#commands,
+      keys: this.#keys,
+      cluster: this.#cluster,
+      timeoutMs: timeout,
+      nodes: () => this.#nodes(),
+      warn: (code, message) => this.#warn(code, message),
+      evict: (key) => this.#l1?.evict(key)
+    }
     if (options.l1 !== undefined && options.l1 !== false) {
       this.#l1 = new L1(options.l1)
       this.#subscribe(this.#l1)
     }
+  }
+
+  /**
+   * Start-up checks, run by the plugin before it serves: the eviction policy (an `allkeys-*` Redis is refused unless
+   * `allowEvictingPolicy`), and, in the default namespace, whether another app writes there too. A Redis that is not
+   * reachable yet is not an error: the app starts and serves uncached, and the checks run when it connects.
+   */
+  async init (): Promise<void> {
+    const run = async () => {
+      await checkPolicy(this.#nodes(), this.#options.allowEvictingPolicy === true, this.#ctx.warn)
+      if (this.namespace === DEFAULT_NAMESPACE) await noteApp(this.#ctx, this.#options.app)
+    }
+    try {
+      await walk.bounded(this.#ctx, this.#ready() ?? Promise.resolve())
+    } catch {
+      this.#warn('unreachable', 'Redis is not reachable at start-up: serving uncached; the eviction policy is checked once it connects')
+      this.#client.once('ready', () => { run().catch((err: Error) => this.#warn('policy', err.message)) })
+      return
+    }
+    await run()
   }
 
   /** An L1 hit, with no round trip; `undefined` sends the caller to `get`. */
@@ -142,28 +127,35 @@ export class RedisStore implements Store {
     return this.#listening
   }
 
+  health (): StoreHealth {
+    const health: StoreHealth = { type: 'redis', connected: this.#client.status === 'ready' }
+    if (this.#l1 !== undefined) health.l1 = this.#l1.counters()
+    return health
+  }
+
   async get (key: string, variant: string): Promise<Lookup | undefined> {
     const l1 = this.#listening ? this.#l1 : undefined
     const generation = l1?.generation ?? 0
     if (l1 !== undefined) {
       const hit = l1.get(key, variant)
       if (hit !== undefined) return hit
+      l1.missed()
     }
     const connecting = this.#ready()
     if (connecting !== undefined) await connecting
     let reply: (Buffer | null)[]
     try {
-      reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'v', `=${variant}`)
+      reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'f', 'v', `=${variant}`, `m:${variant}`)
     } catch (err) {
       // Something else lives under our key: a miss, and the next set replaces it.
-      if (isWrongType(err)) return undefined
+      if (walk.isWrongType(err)) return undefined
       throw err
     }
-    const [vary, data] = reply
-    if (vary === null || vary === undefined) return undefined
+    const [format, vary, data, times] = reply
+    if (vary == null || format?.toString('latin1') !== '2') return undefined
     const names = decodeVary(vary.toString('latin1'))
     if (names === undefined) return undefined
-    let entry = data === null || data === undefined ? undefined : decodeEntry(data)
+    let entry = data == null || times == null ? undefined : decodeEntry(data, times.toString('latin1'))
     if (entry !== undefined && entry.staleUntil <= Date.now()) entry = undefined
     const lookup = { entry, vary: names }
     if (l1 !== undefined && this.#listening) l1.put(key, variant, lookup, generation)
@@ -171,181 +163,130 @@ export class RedisStore implements Store {
   }
 
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
-    await this.#ready()
+    const epoch = parseEpoch(meta.epoch)
+    if (epoch === undefined) return false
+    const connecting = this.#ready()
+    if (connecting !== undefined) await connecting
     const data = encodeEntry(entry)
-    const info = `${Math.trunc(entry.storedAt)} ${Math.trunc(entry.expiresAt)} ${Math.trunc(entry.staleUntil)} ${data.length}`
+    const times = encodeTimes(entry, data.length)
     const shard = shardOf(key)
-    const keys = [this.#keys.group(key, shard), this.#keys.index(shard)]
-    const now = Date.now()
-    const args: Arg[] = [String(meta.epoch), variant, data, meta.vary.join(','), key, meta.url ?? '', now,
-      ...info.split(' '), this.#keys.channel]
-    const flags = (checkEpoch: boolean) => [checkEpoch ? '1' : '0', meta.url === undefined ? '0' : '1', STATS_TTL_MS]
     const tags = [...new Set(meta.tags ?? [])]
+    const url = meta.url ?? ''
+    const hasUrl = meta.url === undefined ? '0' : '1'
+    const keys = [this.#keys.group(key, shard), this.#keys.order(key, shard), this.#keys.index(shard)]
+    const args: Arg[] = [epoch.token, epoch.seq, variant, data, times, meta.vary.join(','), key, url, hasUrl, Date.now(),
+      meta.maxVariants ?? DEFAULT_MAX_VARIANTS, this.#keys.channel, STATS_TTL_MS]
+    const tagKeys = tags.map((tag) => this.#keys.tag(tag))
     this.#l1?.evict(key)
+    let stored: boolean
     if (!this.#cluster) {
-      keys.push(this.#keys.epoch, ...tags.map((tag) => this.#keys.tag(tag)))
-      return await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, ...flags(true)) !== 0
+      keys.push(this.#keys.purges, ...tagKeys.flatMap((set) => [set, this.#keys.tagName(set)]))
+      const [ttl, foreign] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '1', tags.length, ...tags) as number[]
+      if (foreign === 1) this.#foreign()
+      stored = ttl! > 0
+    } else {
+      stored = await this.#clusterSet(keys, args, epoch, key, url, hasUrl, tags, tagKeys, variant, times)
     }
-    // On a Cluster the epoch and the tags live on other slots: check the epoch before writing, write, tag, and
-    // check again; when a purge came in between, take the write back. Between the write and the take-back (one
-    // round trip) another request may read the entry (docs/redis.md).
-    if (await this.epoch() !== meta.epoch) return false
-    const ttl = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, ...flags(false)) as number
-    await Promise.all(tags.map((tag) => this.#commands.fancyCacheTag(1, this.#keys.tag(tag), key, ttl)))
-    if (await this.epoch() === meta.epoch) return true
-    await this.#commands.fancyCacheUnset(keys.length, ...keys, variant, info, this.#keys.channel, key, Date.now(), STATS_TTL_MS)
+    this.#l1?.evict(key)
+    if (stored && tags.length > 0) walk.sweepTag(this.#ctx, tagKeys)
+    return stored
+  }
+
+  /**
+   * On a Cluster the purge record and the tags live on other slots: check before writing, write, tag, and check
+   * again; when a purge came in between, take the write back. Between the write and the take-back (one round trip)
+   * another request may read the entry (docs/redis.md).
+   */
+  async #clusterSet (keys: string[], args: Arg[], epoch: { token: string, seq: string }, key: string, url: string,
+    hasUrl: string, tags: string[], tagKeys: string[], variant: string, times: string): Promise<boolean> {
+    const check = () => this.#commands.fancyCacheCheck(1, this.#keys.purges, epoch.token, epoch.seq, key, url, hasUrl, ...tags)
+    if (await check() === 1) return false
+    const [ttl, foreign] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '0', tags.length, ...tags) as number[]
+    const tagged = await Promise.all(tagKeys.map((set, i) => this.#commands.fancyCacheTag(2, set, this.#keys.tagName(set), key, tags[i]!)))
+    if (foreign === 1 || tagged.includes(0)) this.#foreign()
+    if (await check() === 0) return ttl! > 0
+    await this.#commands.fancyCacheUnset(keys.length, ...keys, variant, times, this.#keys.channel, key, Date.now(), STATS_TTL_MS)
     return false
   }
 
-  async epoch (): Promise<number> {
-    await this.#ready()
-    const value = await this.#commands.get(this.#keys.epoch)
-    return value === null ? 0 : Number(value)
+  async epoch (): Promise<string> {
+    const connecting = this.#ready()
+    if (connecting !== undefined) await connecting
+    const [token, seq, foreign] = await this.#commands.fancyCacheEpoch(1, this.#keys.purges, randomUUID()) as [string, string, number]
+    if (foreign === 1) this.#foreign()
+    return `${token}:${seq}`
   }
 
-  async bumpEpoch (): Promise<void> {
-    await this.#ready()
-    await this.#commands.incr(this.#keys.epoch)
+  async notePurge (patterns: string[]): Promise<void> {
+    await this.#readyNow()
+    if (patterns.length === 0) return
+    await walk.note(this.#ctx, 'p', patterns)
   }
 
-  async delete (key: string): Promise<boolean> {
-    await this.#ready()
-    if (this.#cluster) await this.#commands.incr(this.#keys.epoch)
-    const deleted = await this.#deleteGroup(key, !this.#cluster)
-    return deleted
+  async delete (key: string, options: PurgeOptions = {}): Promise<boolean> {
+    await this.#readyNow()
+    // On a Cluster the purge is listed first: a set that checks after writing then sees it and takes its write back.
+    if (this.#cluster) await walk.note(this.#ctx, 'k', [key])
+    return await walk.purge(this.#ctx, key, options, !this.#cluster)
   }
 
-  async deleteTags (tags: string[]): Promise<number> {
-    await this.#ready()
-    await this.#commands.incr(this.#keys.epoch)
-    const seen = new Set<string>()
-    let deleted = 0
-    for (const tag of new Set(tags)) {
-      const set = this.#keys.tag(tag)
-      let cursor = '0'
-      do {
-        const [next, members] = await this.#commands.sscan(set, cursor, 'COUNT', 500)
-        cursor = next
-        const keys = members.filter((key) => !seen.has(key))
-        if (keys.length === 0) continue
-        for (const key of keys) seen.add(key)
-        // Untag first, then delete: a set racing in between re-tags a key whose entry this then deletes, which
-        // loses an entry but never leaves one untagged.
-        await this.#commands.srem(set, ...keys)
-        const results = await Promise.all(keys.map((key) => this.#deleteGroup(key, false)))
-        for (const result of results) if (result) deleted++
-      } while (cursor !== '0')
-    }
-    return deleted
+  async deleteTags (tags: string[], options: PurgeOptions = {}): Promise<number> {
+    await this.#readyNow()
+    const unique = [...new Set(tags)]
+    if (unique.length === 0) return 0
+    await walk.note(this.#ctx, 't', unique)
+    return await walk.purgeTagged(this.#ctx, unique, options)
   }
 
   async count (key: string, field: keyof Stats): Promise<void> {
-    await this.#ready()
-    await this.#commands.fancyCacheCount(1, this.#keys.index(shardOf(key)), key, field === 'hits' ? 'h' : 'm',
+    await this.#readyNow()
+    const counted = await this.#commands.fancyCacheCount(1, this.#keys.index(shardOf(key)), key, field === 'hits' ? 'h' : 'm',
       Date.now(), STATS_TTL_MS)
+    if (counted === 0) this.#foreign()
   }
 
   async statsOf (key: string): Promise<Stats | null> {
-    await this.#ready()
-    const record = await this.#commands.hget(this.#keys.index(shardOf(key)), key)
-    const parts = record === null ? undefined : fields(record)
-    return parts === undefined ? null : statsOfRecord(parts)
+    await this.#readyNow()
+    return await walk.statsOf(this.#ctx, key)
   }
 
   async scan (cursor: string, count: number): Promise<ScanPage> {
-    await this.#ready()
-    let [shard, position] = parseCursor(cursor)
-    const want = Math.max(Math.trunc(count) || 1, 1)
-    const entries: RememberedEntry[] = []
-    const seen = new Set<string>()
-    const now = Date.now()
-    // Shards are read one HSCAN step at a time; while they turn out small (read whole in one step), several are read
-    // in parallel, so that walking a small index does not cost a round trip per shard.
-    let parallel = 1
-    for (let round = 0; round < SCAN_ROUNDS && entries.length < want && shard < SHARDS; round++) {
-      const step = Math.min(Math.max(want - entries.length, 10), SCAN_STEP)
-      const shards = Array.from({ length: Math.min(parallel, SHARDS - shard) }, (_, i) => shard + i)
-      const pages = await Promise.all(shards.map((s, i) => this.#commands.hscan(this.#keys.index(s), i === 0 ? position : '0', 'COUNT', step)))
-      parallel = Math.min(parallel * 4, 32)
-      for (const [i, [next, found]] of pages.entries()) {
-        for (let j = 0; j < found.length; j += 2) {
-          const key = found[j]!
-          if (seen.has(key)) continue
-          seen.add(key)
-          const entry = remembered(key, found[j + 1]!, now)
-          if (entry !== undefined) entries.push(entry)
-        }
-        shard = shards[i]! + (next === '0' ? 1 : 0)
-        position = next
-        // A shard that needs more steps continues alone; the pages read past it are dropped.
-        if (next !== '0') parallel = 1
-        if (next !== '0' || entries.length >= want) break
-      }
-    }
-    return { cursor: shard >= SHARDS ? '0' : `${shard}.${position}`, entries }
+    await this.#readyNow()
+    return await walk.scan(this.#ctx, cursor, count)
+  }
+
+  async scanTags (cursor: string, count: number): Promise<{ cursor: string, tags: Array<{ tag: string, keys: number }> }> {
+    await this.#readyNow()
+    return await walk.scanTags(this.#ctx, cursor, count)
+  }
+
+  async inspect (key: string): Promise<KeyDetail | undefined> {
+    await this.#readyNow()
+    return await walk.inspect(this.#ctx, key)
   }
 
   async clear (): Promise<void> {
-    await this.#ready()
-    await this.#commands.incr(this.#keys.epoch)
+    await this.#readyNow()
     this.#l1?.clear()
-    for (const node of this.#nodes()) {
-      let cursor = '0'
-      do {
-        const [next, found] = await node.scan(cursor, 'MATCH', this.#keys.all, 'COUNT', 1000)
-        cursor = next
-        // The epoch stays: a set that read it before the clear must still find it changed.
-        const keys = found.filter((key) => key !== this.#keys.epoch)
-        if (keys.length === 0) continue
-        if (!this.#cluster) {
-          await node.unlink(...keys)
-        } else {
-          // Keys of several slots: one UNLINK each, pipelined to the node that holds them all.
-          const pipeline = node.pipeline()
-          for (const key of keys) pipeline.unlink(key)
-          await pipeline.exec()
-        }
-      } while (cursor !== '0')
-    }
-    await this.#commands.publish(this.#keys.channel, '*')
+    await walk.clear(this.#ctx)
     this.#l1?.clear()
   }
 
-  /** Totals by a walk over every shard's index and stats: the work grows with the number of entries. */
+  /** Totals by a walk over every shard's index: the work grows with the number of entries. */
   async summary (): Promise<StoreSummary> {
-    await this.#ready()
-    const totals = { entries: 0, bytes: 0, hits: 0, misses: 0 }
-    const now = Date.now()
-    for (let shard = 0; shard < SHARDS; shard++) {
-      let cursor = '0'
-      do {
-        const [next, entries, bytes, hits, misses] =
-          await this.#commands.fancyCacheTotals(1, this.#keys.index(shard), cursor, 1000, now) as [string, ...number[]]
-        cursor = next
-        totals.entries += entries!
-        totals.bytes += bytes!
-        totals.hits += hits!
-        totals.misses += misses!
-      } while (cursor !== '0')
-    }
-    return totals
+    await this.#readyNow()
+    return await walk.summary(this.#ctx)
   }
 
-  async lock (key: string, ttlMs: number): Promise<boolean> {
-    await this.#ready()
-    const token = randomUUID()
-    const taken = await this.#commands.set(this.#keys.lock(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
-    if (taken !== 'OK') return false
-    this.#locks.set(key, token)
-    return true
+  async lock (key: string, variant: string, ttlMs: number): Promise<boolean> {
+    await this.#readyNow()
+    const taken = await this.#commands.fancyCacheLock(1, this.#keys.lock(key, variant), this.#token, Math.max(1, Math.ceil(ttlMs)))
+    return taken === 1
   }
 
-  async unlock (key: string): Promise<void> {
-    const token = this.#locks.get(key)
-    if (token === undefined) return
-    this.#locks.delete(key)
-    await this.#ready()
-    await this.#commands.fancyCacheUnlock(1, this.#keys.lock(key), token)
+  async unlock (key: string, variant: string): Promise<void> {
+    await this.#readyNow()
+    await this.#commands.fancyCacheUnlock(1, this.#keys.lock(key, variant), this.#token)
   }
 
   /** Close the L1 subscription (the only connection the store opens); the given client stays open. */
@@ -356,15 +297,20 @@ export class RedisStore implements Store {
     this.#subscriber = undefined
   }
 
-  /** Delete a group and its index record, announce it, and (without a Cluster) bump the epoch in the same step. */
-  async #deleteGroup (key: string, bump: boolean): Promise<boolean> {
-    this.#l1?.evict(key)
-    const shard = shardOf(key)
-    const keys = [this.#keys.group(key, shard), this.#keys.index(shard)]
-    if (bump) keys.push(this.#keys.epoch)
-    const deleted = await this.#commands.fancyCacheDelete(keys.length, ...keys, this.#keys.channel, key)
-    this.#l1?.evict(key)
-    return deleted === 1
+  #foreign (): void {
+    this.#warn('foreign', `a key under the namespace '${this.namespace}' holds a value this store did not write; ` +
+      'it is skipped (or replaced) and caching goes on. Is another program writing there?')
+  }
+
+  #warn (code: string, message: string): void {
+    if (this.#warned.has(code)) return
+    this.#warned.add(code)
+    this.#options.log?.warn(`fastify-fancy-cache: ${message}`)
+  }
+
+  async #readyNow (): Promise<void> {
+    const connecting = this.#ready()
+    if (connecting !== undefined) await walk.bounded(this.#ctx, connecting)
   }
 
   /**

@@ -1,0 +1,81 @@
+import { connect, createServer, type Server, type Socket } from 'node:net'
+
+/**
+ * A TCP proxy in front of a test server that can misbehave the way networks do: add latency to every chunk (both
+ * ways, order kept) or swallow every byte while the sockets stay open (a black hole: no RST, no FIN, nothing).
+ */
+export class TcpProxy {
+  /** Added to every chunk in both directions, ms. */
+  delayMs = 0
+  /** While true, bytes in both directions are dropped and the connections stay open. */
+  blackhole = false
+  readonly #server: Server
+  readonly #sockets = new Set<Socket>()
+  #port = 0
+
+  private constructor (targetPort: number) {
+    this.#server = createServer((client) => {
+      const upstream = connect(targetPort, '127.0.0.1')
+      this.#sockets.add(client)
+      this.#sockets.add(upstream)
+      this.#pipe(client, upstream)
+      this.#pipe(upstream, client)
+      const close = () => {
+        client.destroy()
+        upstream.destroy()
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
+      }
+      client.on('close', close)
+      upstream.on('close', close)
+      client.on('error', close)
+      upstream.on('error', close)
+    })
+  }
+
+  /** Listen on a free port of 127.0.0.1, forwarding to `targetPort` there. */
+  static async start (targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort)
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve))
+    proxy.#port = (proxy.#server.address() as { port: number }).port
+    return proxy
+  }
+
+  get port (): number {
+    return this.#port
+  }
+
+  /** Connections open through the proxy right now (two sockets each). */
+  get connections (): number {
+    return this.#sockets.size / 2
+  }
+
+  /** Cut every connection (as a reset would); new ones are accepted. */
+  drop (): void {
+    for (const socket of this.#sockets) socket.destroy()
+    this.#sockets.clear()
+  }
+
+  async close (): Promise<void> {
+    this.drop()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  #pipe (from: Socket, to: Socket): void {
+    // Chunks leave in arrival order, each no earlier than delayMs after it came in.
+    let last = 0
+    from.on('data', (chunk: Buffer) => {
+      if (this.blackhole) return
+      const delay = this.delayMs
+      if (delay <= 0 && last <= Date.now()) {
+        if (!to.destroyed) to.write(chunk)
+        return
+      }
+      const at = Math.max(Date.now() + delay, last)
+      last = at
+      setTimeout(() => {
+        if (!this.blackhole && !to.destroyed) to.write(chunk)
+      }, at - Date.now())
+    })
+  }
+}
