@@ -21,3 +21,31 @@ export const cacheChannel = channel('fastify-fancy-cache')
 export function publish (outcome: CacheOutcome, request: FastifyRequest, key: string | undefined): void {
   if (cacheChannel.hasSubscribers) cacheChannel.publish({ outcome, request, key } satisfies CacheEvent)
 }
+
+/** What a purge removed: remembered URLs by pattern, tags, one key, everything, or a write's URLs. */
+export type PurgeKind = 'urls' | 'tags' | 'key' | 'clear' | 'write'
+
+/** What the `fastify-fancy-cache:purge` diagnostics channel publishes once a purge is done. */
+export interface PurgeEvent {
+  kind: PurgeKind
+  /** Whether the entries were marked stale (soft) rather than deleted. */
+  soft: boolean
+  /** The patterns (`urls`) or exact URLs (`write`) purged. */
+  urls?: string[]
+  /** The tags purged (`tags`). */
+  tags?: string[]
+  /** The key purged (`key`). */
+  key?: string
+  /** Keys purged (for `clear`, the entries the store held; 0 when nobody listened at the time). */
+  count: number
+}
+
+/**
+ * Every purge, soft or hard, for forwarding to a CDN or counting:
+ * `diagnostics_channel.subscribe('fastify-fancy-cache:purge', fn)`. Costs nothing while nobody subscribes.
+ */
+export const purgeChannel = channel('fastify-fancy-cache:purge')
+
+export function publishPurge (event: PurgeEvent): void {
+  if (purgeChannel.hasSubscribers) purgeChannel.publish(event)
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { compilePattern } from '../lib/urls.ts'
+import { compilePattern } from '../lib/api.ts'
 import { cachedApp, sleep } from './helpers/app.ts'
 
 async function urls (app: FastifyInstance, patterns?: string | string[]) {
@@ -203,7 +203,7 @@ test('findUrls streams: 200,000 remembered URLs are walked page by page, not gat
   const now = Date.now()
   for (let i = 0; i < 200_000; i++) {
     await store.set(`k${i}`, '', { status: 200, headers: {}, body: Buffer.from('x'), etag: '"x"', storedAt: now, expiresAt: now + 600_000, staleUntil: now + 600_000 },
-      { vary: [], epoch, url: `/item/${i}` })
+      { vary: [], epoch, url: `/item/${i}`, maxVariants: 64 })
   }
   const scans: number[] = []
   const scan = store.scan.bind(store)

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
-import type { CacheEntry, RememberedEntry, Store } from './store.ts'
+import { makeEntry, meta, scanAll, type WithStore } from './conformance-kit.ts'
+import { purgeConformance, scanConformance } from './conformance-purges.ts'
+import type { Store } from './store.ts'
+
+export { makeEntry, meta, scanAll, type WithStore } from './conformance-kit.ts'
 
 /** Options of the conformance suite. */
 export interface ConformanceOptions {
@@ -9,37 +13,12 @@ export interface ConformanceOptions {
   teardown?: (store: Store) => Promise<void> | void
 }
 
-/** A fresh entry for tests: fresh for `freshMs`, kept `staleMs` longer. */
-export function makeEntry (body: string | Buffer, freshMs = 60_000, staleMs = 0): CacheEntry {
-  const now = Date.now()
-  return {
-    status: 200,
-    headers: { 'content-type': 'text/html; charset=utf-8', link: ['</a.css>; rel=preload', '</b.js>; rel=preload'] },
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-    etag: '"e1"',
-    storedAt: now,
-    expiresAt: now + freshMs,
-    staleUntil: now + freshMs + staleMs
-  }
-}
-
-async function scanAll (store: Store, count: number): Promise<RememberedEntry[]> {
-  const all: RememberedEntry[] = []
-  let cursor = '0'
-  do {
-    const page = await store.scan(cursor, count)
-    all.push(...page.entries)
-    cursor = page.cursor
-  } while (cursor !== '0')
-  return all
-}
-
 /**
  * The behaviour every `Store` must have. Run it with `storeConformance('my store', async () => new MyStore())`
  * under `node --test`; each test gets a fresh, empty store.
  */
 export function storeConformance (name: string, make: () => Promise<Store>, options: ConformanceOptions = {}): void {
-  const withStore = (title: string, fn: (store: Store) => Promise<void>) =>
+  const withStore: WithStore = (title, fn) =>
     test(`${name}: ${title}`, async () => {
       const store = await make()
       try {
@@ -56,7 +35,7 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
   withStore('an entry round-trips with status, headers, binary body and times', async (store) => {
     const body = Buffer.from([0, 255, 1, 254, 0x80, 0x0a])
     const entry = { ...makeEntry(body), status: 203 }
-    assert.equal(await store.set('k1', '', entry, { vary: [], epoch: await store.epoch() }), true)
+    assert.equal(await store.set('k1', '', entry, meta(await store.epoch())), true)
     const found = await store.get('k1', '')
     assert.ok(found?.entry)
     assert.deepEqual(found.vary, [])
@@ -71,9 +50,9 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('variants of one key are kept apart and share its vary list', async (store) => {
     const epoch = await store.epoch()
-    const meta = { vary: ['accept-encoding'], epoch }
-    await store.set('k', 'gzip', makeEntry('zipped'), meta)
-    await store.set('k', 'plain', makeEntry('plain'), meta)
+    const m = meta(epoch, { vary: ['accept-encoding'] })
+    await store.set('k', 'gzip', makeEntry('zipped'), m)
+    await store.set('k', 'plain', makeEntry('plain'), m)
     assert.equal((await store.get('k', 'gzip'))?.entry?.body.toString(), 'zipped')
     assert.equal((await store.get('k', 'plain'))?.entry?.body.toString(), 'plain')
     const other = await store.get('k', 'br')
@@ -83,16 +62,16 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('storing with another vary list replaces the old variants', async (store) => {
     const epoch = await store.epoch()
-    await store.set('k', 'a', makeEntry('a'), { vary: ['accept'], epoch })
-    await store.set('k', '', makeEntry('none'), { vary: [], epoch })
+    await store.set('k', 'a', makeEntry('a'), meta(epoch, { vary: ['accept'] }))
+    await store.set('k', '', makeEntry('none'), meta(epoch))
     assert.equal((await store.get('k', 'a'))?.entry, undefined)
     assert.equal((await store.get('k', ''))?.entry?.body.toString(), 'none')
   })
 
   withStore('an entry past staleUntil is gone; one within it is returned', async (store) => {
     const epoch = await store.epoch()
-    await store.set('old', '', makeEntry('old', 30, 0), { vary: [], epoch, url: '/old' })
-    await store.set('stale', '', makeEntry('stale', 30, 60_000), { vary: [], epoch })
+    await store.set('old', '', makeEntry('old', 30, 0), meta(epoch, { url: '/old' }))
+    await store.set('stale', '', makeEntry('stale', 30, 60_000), meta(epoch))
     await sleep(80)
     assert.equal((await store.get('old', ''))?.entry, undefined)
     const stale = await store.get('stale', '')
@@ -101,28 +80,10 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
     assert.deepEqual((await scanAll(store, 10)).map((e) => e.url), [])
   })
 
-  withStore('a set after a purge changed the epoch stores nothing', async (store) => {
-    const before = await store.epoch()
-    await store.delete('unrelated')
-    assert.notEqual(await store.epoch(), before)
-    assert.equal(await store.set('k', '', makeEntry('old data'), { vary: [], epoch: before }), false)
-    assert.equal(await store.get('k', ''), undefined)
-    const now = await store.epoch()
-    await store.deleteTags(['t'])
-    assert.notEqual(await store.epoch(), now)
-    const later = await store.epoch()
-    await store.clear()
-    assert.notEqual(await store.epoch(), later)
-    const cleared = await store.epoch()
-    await store.bumpEpoch()
-    assert.notEqual(await store.epoch(), cleared)
-    assert.equal(await store.set('k', '', makeEntry('computed before the bump'), { vary: [], epoch: cleared }), false)
-  })
-
   withStore('delete removes every variant and the remembered URL, and says whether it found any', async (store) => {
     const epoch = await store.epoch()
-    await store.set('k', 'x', makeEntry('x'), { vary: ['accept'], epoch, url: '/page?a=1' })
-    await store.set('k', 'y', makeEntry('y'), { vary: ['accept'], epoch, url: '/page?a=1' })
+    await store.set('k', 'x', makeEntry('x'), meta(epoch, { vary: ['accept'], url: '/page?a=1' }))
+    await store.set('k', 'y', makeEntry('y'), meta(epoch, { vary: ['accept'], url: '/page?a=1' }))
     assert.equal(await store.delete('k'), true)
     assert.equal(await store.get('k', 'x'), undefined)
     assert.equal(await store.get('k', 'y'), undefined)
@@ -132,9 +93,9 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('deleteTags removes exactly the tagged keys and counts them', async (store) => {
     const epoch = await store.epoch()
-    await store.set('a', '', makeEntry('a'), { vary: [], epoch, tags: ['post:1', 'posts'] })
-    await store.set('b', '', makeEntry('b'), { vary: [], epoch, tags: ['post:2', 'posts'] })
-    await store.set('c', '', makeEntry('c'), { vary: [], epoch })
+    await store.set('a', '', makeEntry('a'), meta(epoch, { tags: ['post:1', 'posts'] }))
+    await store.set('b', '', makeEntry('b'), meta(epoch, { tags: ['post:2', 'posts'] }))
+    await store.set('c', '', makeEntry('c'), meta(epoch))
     assert.equal(await store.deleteTags(['post:1']), 1)
     assert.equal(await store.get('a', ''), undefined)
     assert.ok((await store.get('b', ''))?.entry)
@@ -148,7 +109,7 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
     await Promise.all(Array.from({ length: 200 }, () => store.count('k', 'hits')))
     await store.count('k', 'misses')
     assert.deepEqual(await store.statsOf('k'), { hits: 200, misses: 1 })
-    await store.set('k', '', makeEntry('x'), { vary: [], epoch: await store.epoch(), url: '/k' })
+    await store.set('k', '', makeEntry('x'), meta(await store.epoch(), { url: '/k' }))
     await store.delete('k')
     assert.deepEqual(await store.statsOf('k'), { hits: 200, misses: 1 })
     await store.clear()
@@ -158,9 +119,9 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
   withStore('scan visits every remembered, stored URL exactly once with its stats', async (store) => {
     const epoch = await store.epoch()
     for (let i = 0; i < 57; i++) {
-      await store.set(`k${i}`, '', makeEntry(`body ${i}`), { vary: [], epoch, url: `/page/${i}?q=${i}` })
+      await store.set(`k${i}`, '', makeEntry(`body ${i}`), meta(epoch, { url: `/page/${i}?q=${i}` }))
     }
-    await store.set('not-remembered', '', makeEntry('x'), { vary: [], epoch })
+    await store.set('not-remembered', '', makeEntry('x'), meta(epoch))
     await store.count('k3', 'misses')
     await store.count('k3', 'hits')
     const all = await scanAll(store, 10)
@@ -176,7 +137,7 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('clear empties the namespace', async (store) => {
     const epoch = await store.epoch()
-    await store.set('a', '', makeEntry('a'), { vary: [], epoch, url: '/a', tags: ['t'] })
+    await store.set('a', '', makeEntry('a'), meta(epoch, { url: '/a', tags: ['t'] }))
     await store.count('a', 'misses')
     await store.clear()
     assert.equal(await store.get('a', ''), undefined)
@@ -186,9 +147,9 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('summary counts entries, bytes, hits and misses', async (store) => {
     const epoch = await store.epoch()
-    await store.set('a', '', makeEntry('x'.repeat(1000)), { vary: [], epoch, url: '/a' })
-    await store.set('b', 'v1', makeEntry('y'.repeat(500)), { vary: ['accept'], epoch })
-    await store.set('b', 'v2', makeEntry('z'.repeat(500)), { vary: ['accept'], epoch })
+    await store.set('a', '', makeEntry('x'.repeat(1000)), meta(epoch, { url: '/a' }))
+    await store.set('b', 'v1', makeEntry('y'.repeat(500)), meta(epoch, { vary: ['accept'] }))
+    await store.set('b', 'v2', makeEntry('z'.repeat(500)), meta(epoch, { vary: ['accept'] }))
     await store.count('a', 'misses')
     await store.count('a', 'hits')
     await store.count('a', 'hits')
@@ -201,11 +162,15 @@ export function storeConformance (name: string, make: () => Promise<Store>, opti
 
   withStore('a lock, when the store has locks, is held by one caller until released or expired', async (store) => {
     if (store.lock === undefined || store.unlock === undefined) return
-    assert.equal(await store.lock('k', 5000), true)
-    assert.equal(await store.lock('k', 5000), false)
-    await store.unlock('k')
-    assert.equal(await store.lock('k', 50), true)
+    assert.equal(await store.lock('k', 'v', 5000), true)
+    assert.equal(await store.lock('k', 'v', 5000), false)
+    assert.equal(await store.lock('k', 'other variant', 5000), true, 'locks are per variant')
+    await store.unlock('k', 'v')
+    assert.equal(await store.lock('k', 'v', 50), true)
     await sleep(120)
-    assert.equal(await store.lock('k', 5000), true)
+    assert.equal(await store.lock('k', 'v', 5000), true)
   })
+
+  purgeConformance(withStore)
+  scanConformance(withStore)
 }

@@ -1,57 +1,42 @@
-import { invalidArgument } from '../errors.ts'
-import type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './store.ts'
+import { PurgeLog } from './memory-purges.ts'
+import { SeqIndex } from './memory-index.ts'
+import { entryBytes, RECORD_BYTES, Variant, VariantList, type Group } from './memory-lru.ts'
+import { TagIndex } from './memory-tags.ts'
+import type {
+  CacheEntry, EntryMeta, KeyDetail, Lookup, PurgeOptions, RememberedEntry, ScanPage, Stats, Store, StoreHealth, StoreSummary
+} from './store.ts'
+
+export { entryBytes, RECORD_BYTES } from './memory-lru.ts'
 
 /** Options of the in-process store. */
 export interface MemoryStoreOptions {
   /** Most entries (variants) kept; least recently used ones are evicted first. Default 10000. */
   maxEntries?: number
-  /** Most bytes of bodies, headers and URLs kept. Default 64 MiB. */
+  /**
+   * Most bytes kept: bodies, headers, keys, remembered URLs, the tag index and stats records, each with the fixed
+   * per-record overhead in `RECORD_BYTES`. Default 64 MiB.
+   */
   maxBytes?: number
 }
 
-interface Group {
-  vary: string[]
-  variants: Map<string, CacheEntry>
-  url: string | undefined
-  tags: string[] | undefined
-  bytes: number
-}
-
-// Per-record bookkeeping (Map slots, object headers) counted on top of the payload so that a flood of tiny
-// entries is bounded by maxBytes too, not only by maxEntries.
-const OVERHEAD = 160
-const MAX_OPEN_SCANS = 64
-
-/** Bytes an entry takes in process: body, headers and a fixed overhead per record. */
-export function entryBytes (entry: CacheEntry): number {
-  let bytes = entry.body.length + entry.etag.length + OVERHEAD
-  for (const name in entry.headers) {
-    const value = entry.headers[name]!
-    bytes += name.length + (typeof value === 'string' ? value.length : value.join(', ').length)
-  }
-  return bytes
-}
-
 /**
- * In-process store: a Map in least-recently-used order, bounded by entries and bytes. Expiry is checked on read
- * and eviction happens on write, so there is no timer per entry.
+ * In-process store, bounded by entries and bytes, evicting single variants in exact least-recently-used order
+ * across all keys (intrusive linked lists: a hit moves one variant and allocates nothing). Expiry is checked on read
+ * and eviction happens on write, so there is no timer per entry. Lookups return shared objects: read, never mutate.
  */
 export class MemoryStore implements Store {
   readonly maxEntries: number
   readonly maxBytes: number
   #groups = new Map<string, Group>()
-  // Remembered keys in first-remembered order. Kept apart from #groups, whose LRU reordering on every hit would
-  // make a scan visit keys twice.
-  #remembered = new Map<string, string>()
-  #tags = new Map<string, Set<string>>()
+  readonly #lru = new VariantList()
+  #remembered = new SeqIndex<Group>()
+  #tags = new TagIndex()
   #stats = new Map<string, Stats>()
-  #scans = new Map<string, Iterator<[string, string]>>()
-  #scanSeq = 0
+  #purges = new PurgeLog()
   #entries = 0
   #bytes = 0
   #hits = 0
   #misses = 0
-  #epoch = 0
 
   constructor (options: MemoryStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10000
@@ -65,107 +50,85 @@ export class MemoryStore implements Store {
   peek (key: string, variant: string): Lookup | undefined {
     const group = this.#groups.get(key)
     if (group === undefined) return undefined
-    let entry = group.variants.get(variant)
-    if (entry !== undefined && entry.staleUntil <= Date.now()) {
-      this.#dropVariant(key, group, variant, entry)
-      entry = undefined
-      if (group.variants.size === 0) return undefined
+    const found = group.variants.get(variant)
+    if (found === undefined) return group.none
+    if (found.entry.staleUntil <= Date.now()) {
+      this.#dropVariant(found, false)
+      return group.variants.size === 0 ? undefined : group.none
     }
-    // Least recently used order: move the group to the end of the Map.
-    this.#groups.delete(key)
-    this.#groups.set(key, group)
-    return { entry, vary: group.vary }
+    if (!this.#lru.isNewest(found)) this.#lru.touch(found)
+    return found.lookup
   }
 
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
-    if (meta.epoch !== this.#epoch) return false
-    const size = entryBytes(entry) + (meta.url?.length ?? 0)
-    if (size > this.maxBytes) return false
+    if (!this.#purges.allows(meta.epoch, { key, url: meta.url, tags: meta.tags })) return false
     let group = this.#groups.get(key)
-    if (group !== undefined && group.vary.join() !== meta.vary.join()) {
-      this.#deleteGroup(key, group)
+    if (group !== undefined && !sameList(group.vary, meta.vary)) {
+      this.#dropGroup(group)
       group = undefined
     }
-    if (group === undefined) {
-      group = { vary: meta.vary, variants: new Map(), url: undefined, tags: undefined, bytes: 0 }
+    const bytes = entryBytes(entry) + variant.length + RECORD_BYTES.variant
+    // What this key alone would hold; everything else can be evicted to make room, so only this must fit.
+    if (bytes + ownBytes(group, key, meta) > this.maxBytes) return false
+    if (group === undefined) group = this.#addGroup(key, meta.vary)
+    let written = group.variants.get(variant)
+    if (written !== undefined) {
+      this.#bytes += bytes - written.bytes
+      written.bytes = bytes
+      written.update(entry)
+      this.#lru.touch(written)
     } else {
-      const old = group.variants.get(variant)
-      if (old !== undefined) {
-        const bytes = entryBytes(old)
-        group.bytes -= bytes
-        this.#bytes -= bytes
-        this.#entries--
-      }
-      this.#groups.delete(key)
+      while (group.oldest !== undefined && group.variants.size >= meta.maxVariants) this.#dropVariant(group.oldest, true)
+      written = new Variant(group, variant, entry, bytes)
+      group.variants.set(variant, written)
+      this.#lru.link(written)
+      this.#entries++
+      this.#bytes += bytes
     }
-    this.#groups.set(key, group)
-    group.variants.set(variant, entry)
-    const bytes = entryBytes(entry)
-    group.bytes += bytes
-    this.#bytes += bytes
-    this.#entries++
     if (meta.url !== undefined && group.url === undefined) {
       group.url = meta.url
-      group.bytes += meta.url.length
-      this.#bytes += meta.url.length
-      this.#remembered.set(key, meta.url)
+      this.#grow(group, meta.url.length + RECORD_BYTES.url)
+      this.#remembered.add(group)
     }
-    if (meta.tags !== undefined && meta.tags.length > 0) this.#tag(key, group, meta.tags)
-    this.#evict(key)
+    if (meta.tags !== undefined) for (const tag of meta.tags) this.#grow(group, this.#tags.add(group, tag))
+    this.#shrink(written)
     return true
   }
 
-  async epoch (): Promise<number> {
-    return this.#epoch
+  async epoch (): Promise<string> {
+    return this.#purges.epoch()
   }
 
-  async bumpEpoch (): Promise<void> {
-    this.#epoch++
+  async notePurge (patterns: string[]): Promise<void> {
+    this.#purges.urls(patterns)
   }
 
-  async delete (key: string): Promise<boolean> {
-    this.#epoch++
+  async delete (key: string, options?: PurgeOptions): Promise<boolean> {
+    this.#purges.key(key)
     const group = this.#groups.get(key)
-    if (group === undefined) return false
-    this.#deleteGroup(key, group)
-    return true
+    return group !== undefined && this.#purge(group, options)
   }
 
-  async deleteTags (tags: string[]): Promise<number> {
-    this.#epoch++
-    let deleted = 0
-    for (const tag of tags) {
-      const keys = this.#tags.get(tag)
-      if (keys === undefined) continue
-      for (const key of keys) {
-        const group = this.#groups.get(key)
-        if (group !== undefined) {
-          this.#deleteGroup(key, group)
-          deleted++
-        }
-      }
-    }
-    return deleted
+  async deleteTags (tags: string[], options?: PurgeOptions): Promise<number> {
+    this.#purges.tags(tags)
+    let purged = 0
+    for (const group of this.#tags.keysOf(tags)) if (this.#purge(group, options)) purged++
+    return purged
   }
 
   async count (key: string, field: keyof Stats): Promise<void> {
     let stats = this.#stats.get(key)
     if (stats === undefined) {
-      // Stats outlive entries but stay bounded: past maxEntries counters, the oldest are forgotten.
+      // Stats outlive entries but stay bounded: past maxEntries counters (or maxBytes), the oldest are forgotten.
       if (this.#stats.size >= this.maxEntries) this.#forgetOldestStats()
       stats = { hits: 0, misses: 0 }
       this.#stats.set(key, stats)
+      this.#bytes += key.length + RECORD_BYTES.stats
+      this.#shrink(undefined)
     }
     stats[field]++
     if (field === 'hits') this.#hits++
     else this.#misses++
-  }
-
-  #forgetOldestStats (): void {
-    const [key, stats] = this.#stats.entries().next().value!
-    this.#stats.delete(key)
-    this.#hits -= stats.hits
-    this.#misses -= stats.misses
   }
 
   async statsOf (key: string): Promise<Stats | null> {
@@ -174,46 +137,52 @@ export class MemoryStore implements Store {
   }
 
   async scan (cursor: string, count: number): Promise<ScanPage> {
-    let iterator: Iterator<[string, string]> | undefined
-    if (cursor === '0') {
-      iterator = this.#remembered.entries()
-    } else {
-      iterator = this.#scans.get(cursor)
-      if (iterator === undefined) throw invalidArgument(`unknown or expired scan cursor ${JSON.stringify(cursor)}`)
-      this.#scans.delete(cursor)
-    }
-    const entries: RememberedEntry[] = []
     const now = Date.now()
-    while (entries.length < count) {
-      const next = iterator.next()
-      if (next.done === true) return { cursor: '0', entries }
-      const [key, url] = next.value
-      const group = this.#groups.get(key)
-      if (group === undefined) continue
-      let storedAt = 0
-      let expiresAt = 0
-      for (const entry of group.variants.values()) {
-        if (entry.staleUntil <= now) continue
-        if (entry.storedAt > storedAt) storedAt = entry.storedAt
-        if (entry.expiresAt > expiresAt) expiresAt = entry.expiresAt
-      }
-      if (storedAt === 0) continue
-      const stats = this.#stats.get(key)
-      entries.push({ url, key, bytes: group.bytes, storedAt, expiresAt, stats: stats === undefined ? null : { ...stats } })
+    const entries: RememberedEntry[] = []
+    const want = Math.max(1, Math.min(count, 10_000))
+    // Skipping expired keys is bounded per call, so a page may come back short (as Redis SCAN pages may).
+    const page = this.#remembered.page(cursor, want, want * 8 + 256, (group) => {
+      const found = this.#row(group, now)
+      if (found !== undefined) entries.push(found)
+      return found !== undefined
+    })
+    return { cursor: page.cursor, entries }
+  }
+
+  async scanTags (cursor: string, count: number): Promise<{ cursor: string, tags: Array<{ tag: string, keys: number }> }> {
+    return this.#tags.page(cursor, count)
+  }
+
+  async inspect (key: string): Promise<KeyDetail | undefined> {
+    const group = this.#groups.get(key)
+    if (group === undefined) return undefined
+    const now = Date.now()
+    const variants: KeyDetail['variants'] = []
+    for (let v = group.oldest; v !== undefined; v = v.newer) {
+      if (v.entry.staleUntil > now) variants.push({ variant: v.variant, entry: v.entry })
     }
-    const next = String(++this.#scanSeq)
-    if (this.#scans.size >= MAX_OPEN_SCANS) this.#scans.delete(this.#scans.keys().next().value!)
-    this.#scans.set(next, iterator)
-    return { cursor: next, entries }
+    if (variants.length === 0) return undefined
+    return {
+      key,
+      vary: [...group.vary],
+      url: group.url,
+      tags: group.tags.map((tag) => tag.tag),
+      variants,
+      stats: await this.statsOf(key)
+    }
+  }
+
+  health (): StoreHealth {
+    return { type: 'memory', connected: true }
   }
 
   async clear (): Promise<void> {
-    this.#epoch++
+    this.#purges.clear()
     this.#groups.clear()
+    this.#lru.clear()
     this.#remembered.clear()
     this.#tags.clear()
     this.#stats.clear()
-    this.#scans.clear()
     this.#entries = 0
     this.#bytes = 0
     this.#hits = 0
@@ -224,45 +193,129 @@ export class MemoryStore implements Store {
     return { entries: this.#entries, bytes: this.#bytes, hits: this.#hits, misses: this.#misses }
   }
 
-  #tag (key: string, group: Group, tags: string[]): void {
-    const own = group.tags ?? (group.tags = [])
-    for (const tag of tags) {
-      if (own.includes(tag)) continue
-      own.push(tag)
-      let keys = this.#tags.get(tag)
-      if (keys === undefined) this.#tags.set(tag, keys = new Set())
-      keys.add(key)
+  /** A remembered key's listing row, or undefined when none of its variants is still kept. */
+  #row (group: Group, now: number): RememberedEntry | undefined {
+    let storedAt = 0
+    let expiresAt = 0
+    let bytes = group.bytes
+    for (const v of group.variants.values()) {
+      bytes += v.bytes
+      if (v.entry.staleUntil <= now) continue
+      if (v.entry.storedAt > storedAt) storedAt = v.entry.storedAt
+      if (v.entry.expiresAt > expiresAt) expiresAt = v.entry.expiresAt
     }
+    if (storedAt === 0 || this.#groups.get(group.key) !== group) return undefined
+    const stats = this.#stats.get(group.key)
+    return { url: group.url!, key: group.key, bytes, storedAt, expiresAt, stats: stats === undefined ? null : { ...stats } }
   }
 
-  #evict (keep: string): void {
+  #addGroup (key: string, vary: string[]): Group {
+    const group: Group = {
+      seq: 0,
+      key,
+      vary,
+      variants: new Map(),
+      oldest: undefined,
+      newest: undefined,
+      url: undefined,
+      tags: [],
+      bytes: 0,
+      none: { entry: undefined, vary }
+    }
+    this.#groups.set(key, group)
+    this.#grow(group, keyBytes(key, vary))
+    return group
+  }
+
+  #grow (group: Group, bytes: number): void {
+    group.bytes += bytes
+    this.#bytes += bytes
+  }
+
+  /** Hard or soft purge of one key; whether it still had an entry. */
+  #purge (group: Group, options: PurgeOptions | undefined): boolean {
+    const now = Date.now()
+    let live = false
+    for (const v of group.variants.values()) if (v.entry.staleUntil > now) live = true
+    if (options?.soft !== true || !live) {
+      this.#dropGroup(group)
+      return live
+    }
+    const graceMs = options.graceMs ?? 0
+    for (const v of [...group.variants.values()]) {
+      const entry = v.entry
+      if (entry.staleUntil <= now) {
+        this.#dropVariant(v, false)
+        continue
+      }
+      v.update({
+        ...entry,
+        softPurged: true,
+        expiresAt: Math.min(entry.expiresAt, now),
+        staleUntil: now + Math.max(graceMs, entry.staleUntil - entry.expiresAt)
+      })
+    }
+    return true
+  }
+
+  /** Evict least recently used variants (never `keep`, the one just written), then the oldest stats, to the bounds. */
+  #shrink (keep: Variant | undefined): void {
     while (this.#entries > this.maxEntries || this.#bytes > this.maxBytes) {
-      const oldest = this.#groups.keys().next().value!
-      // The group just written is the newest, so it is reached only when it alone is over the bounds.
-      if (oldest === keep) break
-      this.#deleteGroup(oldest, this.#groups.get(oldest)!)
+      const victim = this.#lru.oldestBut(keep)
+      if (victim !== undefined) this.#dropVariant(victim, false)
+      else if (this.#stats.size > 0 && this.#bytes > this.maxBytes) this.#forgetOldestStats()
+      else break
     }
   }
 
-  #dropVariant (key: string, group: Group, variant: string, entry: CacheEntry): void {
-    const bytes = entryBytes(entry)
-    group.variants.delete(variant)
-    group.bytes -= bytes
-    this.#bytes -= bytes
+  #forgetOldestStats (): void {
+    const [key, stats] = this.#stats.entries().next().value!
+    this.#stats.delete(key)
+    this.#bytes -= key.length + RECORD_BYTES.stats
+    this.#hits -= stats.hits
+    this.#misses -= stats.misses
+  }
+
+  /** Drop one variant; its key goes with its last variant unless the caller is about to add one. */
+  #dropVariant (v: Variant, keepKey: boolean): void {
+    this.#lru.unlink(v)
+    v.group.variants.delete(v.variant)
     this.#entries--
-    if (group.variants.size === 0) this.#deleteGroup(key, group)
+    this.#bytes -= v.bytes
+    if (!keepKey && v.group.variants.size === 0) this.#dropGroup(v.group)
   }
 
-  #deleteGroup (key: string, group: Group): void {
-    if (this.#groups.get(key) !== group) return
-    this.#groups.delete(key)
-    this.#entries -= group.variants.size
-    this.#bytes -= group.bytes
-    if (group.url !== undefined) this.#remembered.delete(key)
-    for (const tag of group.tags ?? []) {
-      const keys = this.#tags.get(tag)
-      keys?.delete(key)
-      if (keys?.size === 0) this.#tags.delete(tag)
+  #dropGroup (group: Group): void {
+    for (const v of group.variants.values()) {
+      this.#lru.unlink(v)
+      this.#entries--
+      this.#bytes -= v.bytes
     }
+    group.variants.clear()
+    if (this.#groups.get(group.key) === group) this.#groups.delete(group.key)
+    this.#bytes -= group.bytes
+    group.bytes = 0
+    if (group.url !== undefined) this.#remembered.remove(group)
+    this.#bytes -= this.#tags.remove(group)
   }
+}
+
+function keyBytes (key: string, vary: string[]): number {
+  let bytes = key.length + RECORD_BYTES.key
+  for (const name of vary) bytes += name.length + 8
+  return bytes
+}
+
+/** The most bytes a write can leave under its key alone, whatever else is evicted to make room. */
+function ownBytes (group: Group | undefined, key: string, meta: EntryMeta): number {
+  let bytes = group?.bytes ?? keyBytes(key, meta.vary)
+  if (meta.url !== undefined && group?.url === undefined) bytes += meta.url.length + RECORD_BYTES.url
+  for (const tag of meta.tags ?? []) bytes += tag.length + RECORD_BYTES.tag + RECORD_BYTES.tagged
+  return bytes
+}
+
+function sameList (a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
