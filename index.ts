@@ -14,7 +14,7 @@ export type { MemoryStoreOptions } from './lib/stores/memory.ts'
 export type { L1Options, RedisStoreOptions } from './lib/stores/redis/store.ts'
 export { RedisStore } from './lib/stores/redis/store.ts'
 export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/urls.ts'
-export { FancyCacheError } from './lib/errors.ts'
+export { errorCodes, FancyCacheError } from './lib/errors.ts'
 export type { CacheEvent, CacheOutcome } from './lib/events.ts'
 export { MemoryStore }
 
