@@ -59,7 +59,7 @@ test('redis store: a value someone else wrote under a cache key is a miss, and t
   assert.equal((await store.get('k2', ''))?.entry, undefined)
   await client.hset(`${store.namespace}:{${shardOf('k3')}}:e:k3`, 'v', 'not a header name!', '=', 'garbage')
   assert.equal(await store.get('k3', ''), undefined)
-  assert.equal(await store.set('k1', '', makeEntry('mine'), { vary: [], epoch: await store.epoch() }), true)
+  assert.equal(await store.set('k1', '', makeEntry('mine'), { vary: [], epoch: await store.epoch(), maxVariants: 64 }), true)
   assert.equal((await store.get('k1', ''))?.entry?.body.toString(), 'mine')
 })
 
@@ -69,7 +69,7 @@ test('redis store: clear() leaves keys outside the namespace alone', async () =>
   await client.set('foreign', 'keep me')
   await client.set(`${store.namespace}-other:{x}:e`, 'keep me too')
   await client.set(`${store.namespace}:plain`, 'and me')
-  await store.set('a', '', makeEntry('a'), { vary: [], epoch: await store.epoch(), url: '/a', tags: ['t'] })
+  await store.set('a', '', makeEntry('a'), { vary: [], epoch: await store.epoch(), maxVariants: 64, url: '/a', tags: ['t'] })
   await store.count('a', 'hits')
   await store.clear()
   assert.equal(await client.get('foreign'), 'keep me')

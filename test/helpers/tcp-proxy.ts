@@ -2,14 +2,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 
 /**
  * A TCP proxy in front of a test server that can misbehave the way networks do: add latency to every chunk (both
- * ways, order kept) or swallow every byte while the sockets stay open (a black hole: no RST, no FIN, nothing).
+ * ways, order kept) or black-hole the link, sockets open and nothing getting through (no RST, no FIN). As with TCP
+ * over a link that drops packets, nothing is lost: what was held back is delivered once the link heals.
  */
 export class TcpProxy {
   /** Added to every chunk in both directions, ms. */
   delayMs = 0
-  /** While true, bytes in both directions are dropped and the connections stay open. */
-  blackhole = false
   readonly #server: Server
+  #blackhole = false
+  readonly #held: Array<() => void> = []
   readonly #sockets = new Set<Socket>()
   #port = 0
 
@@ -41,6 +42,16 @@ export class TcpProxy {
     return proxy
   }
 
+  /** While true, nothing gets through in either direction and the connections stay open. */
+  get blackhole (): boolean {
+    return this.#blackhole
+  }
+
+  set blackhole (on: boolean) {
+    this.#blackhole = on
+    if (!on) for (const deliver of this.#held.splice(0)) deliver()
+  }
+
   get port (): number {
     return this.#port
   }
@@ -65,7 +76,10 @@ export class TcpProxy {
     // Chunks leave in arrival order, each no earlier than delayMs after it came in.
     let last = 0
     from.on('data', (chunk: Buffer) => {
-      if (this.blackhole) return
+      if (this.#blackhole) {
+        this.#held.push(() => { if (!to.destroyed) to.write(chunk) })
+        return
+      }
       const delay = this.delayMs
       if (delay <= 0 && last <= Date.now()) {
         if (!to.destroyed) to.write(chunk)
@@ -74,7 +88,8 @@ export class TcpProxy {
       const at = Math.max(Date.now() + delay, last)
       last = at
       setTimeout(() => {
-        if (!this.blackhole && !to.destroyed) to.write(chunk)
+        if (this.#blackhole) this.#held.push(() => { if (!to.destroyed) to.write(chunk) })
+        else if (!to.destroyed) to.write(chunk)
       }, at - Date.now())
     })
   }

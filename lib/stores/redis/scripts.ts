@@ -225,12 +225,12 @@ return 1
  * Purge one group; its record keeps only the counters. KEYS: group, order, index [, purge record to list the key in].
  * ARGV: channel, key, candidate token, now, soft ('1'), grace ms, ms to keep counters. A soft purge marks every live variant stale from
  * now, servable until now + max(grace, its own stale window). Returns { 1 when something was there, 1 when the
- * purge record had to be made anew }. The group goes first: a script that has written may go on writing when Redis
+ * purge record had to be made anew, the tags of a hard-purged group (newline-separated), for the caller to untag }. The group goes first: a script that has written may go on writing when Redis
  * is at maxmemory, so a hard purge still works on a full Redis.
  */
 export const PURGE = `${PRELUDE}
 local group, order, key, now = KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[4])
-local found, foreign = 0, 0
+local found, foreign, tags = 0, 0, ''
 if ARGV[5] == '1' then
   local ok, variants = pcall(redis.call, 'ZRANGE', order, 0, -1)
   if ok and #variants > 0 then
@@ -257,6 +257,8 @@ if ARGV[5] == '1' then
     end
   end
 else
+  local ok, t = pcall(redis.call, 'HGET', group, 't')
+  if ok and t then tags = t end
   if redis.call('UNLINK', group, order) > 0 then found = 1 end
   local ok, old = pcall(redis.call, 'HGET', KEYS[3], key)
   if ok then
@@ -266,7 +268,7 @@ else
 end
 if #KEYS > 3 then foreign = note(KEYS[4], ARGV[3], 'k ' .. key) end
 redis.call('PUBLISH', ARGV[1], 'k:' .. key)
-return { found, foreign }
+return { found, foreign, tags }
 `
 
 /**
@@ -339,16 +341,9 @@ if write(KEYS[1], ARGV[1], s, e, u, b, n, h, m, now, url) == 1 then sample(KEYS[
 return 1
 `
 
-/**
- * Take a variant's regeneration lock for this process. KEYS: lock. ARGV: the process's token, ms. A lock this
- * process already holds (a reply that came too late, then a retry) is taken again rather than waited for.
- */
+/** Take a variant's regeneration lock for this process. KEYS: lock. ARGV: the process's token, ms. */
 export const LOCK = `
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
 return 0
 `
 

@@ -61,11 +61,24 @@ export async function purge (ctx: Context, key: string, options: PurgeOptions, l
   const shard = shardOf(key)
   const keys = [ctx.keys.group(key, shard), ctx.keys.order(key, shard), ctx.keys.index(shard)]
   if (list) keys.push(ctx.keys.purges)
-  const [found, made] = await bounded(ctx, ctx.commands.fancyCachePurge(keys.length, ...keys, ctx.keys.channel, key,
-    randomUUID(), Date.now(), options.soft === true ? '1' : '0', Math.max(0, Math.trunc(options.graceMs ?? 0)), STATS_TTL_MS)) as number[]
+  const [found, made, tagged] = await bounded(ctx, ctx.commands.fancyCachePurge(keys.length, ...keys, ctx.keys.channel, key,
+    randomUUID(), Date.now(), options.soft === true ? '1' : '0', Math.max(0, Math.trunc(options.graceMs ?? 0)), STATS_TTL_MS)) as [number, number, string]
   ctx.evict(key)
   if (made === 1) foreign(ctx)
+  // The tag sets live on other slots: a hard-purged key leaves them in a second step.
+  if (tagged !== '') await untag(ctx, key, tagged.split('\n'))
   return found === 1
+}
+
+async function untag (ctx: Context, key: string, tags: string[]): Promise<void> {
+  await Promise.all(tags.map(async (tag) => {
+    const set = ctx.keys.tag(tag)
+    try {
+      if (await bounded(ctx, ctx.commands.srem(set, key)) === 1) await bounded(ctx, ctx.commands.fancyCacheUntag(2, set, ctx.keys.tagName(set)))
+    } catch (err) {
+      if (!isWrongType(err)) throw err
+    }
+  }))
 }
 
 /** Purge every key labelled with one of the tags (already listed); resolves how many keys had something stored. */

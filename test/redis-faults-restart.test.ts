@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import fancyCache from '../index.ts'
+import { makeEntry } from '../lib/stores/conformance.ts'
+import { RedisStore } from '../lib/stores/redis/store.ts'
+import { eventually, sleep } from './helpers/app.ts'
+import { RedisServer } from './helpers/redis-server.ts'
+
+const servers: RedisServer[] = []
+const clients: Redis[] = []
+const apps: FastifyInstance[] = []
+
+after(async () => {
+  await Promise.all(apps.map((app) => app.close().catch(() => {})))
+  for (const client of clients) client.disconnect()
+  await Promise.all(servers.map((s) => s.stop()))
+})
+
+async function start (): Promise<RedisServer> {
+  const server = await RedisServer.start()
+  servers.push(server)
+  return server
+}
+
+function connect (server: RedisServer): Redis {
+  const client = new Redis({ port: server.port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 50 })
+  client.on('error', () => {})
+  clients.push(client)
+  return client
+}
+
+async function restartEmpty (server: RedisServer, ...clientsToWait: Redis[]): Promise<void> {
+  await server.kill()
+  await server.restart()
+  await eventually(() => clientsToWait.every((c) => c.status === 'ready'), 10_000)
+}
+
+test('redis store: an epoch from before Redis restarted empty is refused, even after as many purges as before', async () => {
+  const server = await start()
+  const client = connect(server)
+  const store = new RedisStore({ client, namespace: 'restart' })
+  await store.init()
+  await store.delete('x')
+  const before = await store.epoch()
+  await restartEmpty(server, client)
+  await store.delete('x')
+  const afterRestart = await store.epoch()
+  assert.notEqual(afterRestart, before)
+  assert.equal(await store.set('page', '', makeEntry('version 1'), { vary: [], epoch: before, maxVariants: 64 }), false)
+  assert.equal(await store.get('page', ''), undefined)
+  assert.equal(await store.set('page', '', makeEntry('version 2'), { vary: [], epoch: afterRestart, maxVariants: 64 }), true)
+})
+
+test('a render begun before a Redis restart is not stored: after the purge, no instance serves the old page', { timeout: 60_000 }, async () => {
+  const server = await start()
+  const namespace = 'restart-app'
+  let version = 1
+  let runs = 0
+  let hold: Promise<void> | undefined
+  const make = async (client: Redis) => {
+    const app = Fastify()
+    apps.push(app)
+    await app.register(fancyCache, { store: 'redis', redis: client, namespace, rememberAllUrls: true, storeTimeout: 500 })
+    app.get('/page', { config: { fancyCache: 60 } }, async () => {
+      const seen = version
+      runs++
+      if (hold !== undefined) await hold
+      return `version ${seen}`
+    })
+    await app.ready()
+    return app
+  }
+  const [ca, cb] = [connect(server), connect(server)]
+  const [a, b] = [await make(ca), await make(cb)]
+  assert.equal((await a.inject('/page')).body, 'version 1')
+  await a.fancyCache.purgeUrls('/page')
+
+  // B starts rendering version 1 and is held inside its handler, past every store call it makes before it.
+  let release!: () => void
+  hold = new Promise((resolve) => { release = resolve })
+  const rendering = b.inject('/page')
+  await eventually(() => runs === 2)
+  await restartEmpty(server, ca, cb)
+  version = 2
+  await a.fancyCache.purgeUrls('/page')
+  release()
+  assert.equal((await rendering).body, 'version 1')
+  hold = undefined
+  for (const app of [a, b, a, b]) {
+    assert.equal((await app.inject('/page')).body, 'version 2')
+  }
+})
+
+test('while Redis is down, concurrent misses for one page in one process run the handler once', { timeout: 30_000 }, async () => {
+  const server = await start()
+  const client = connect(server)
+  const app = Fastify()
+  apps.push(app)
+  await app.register(fancyCache, { store: 'redis', redis: client, namespace: 'stampede', storeTimeout: 100 })
+  let runs = 0
+  app.get('/slow', { config: { fancyCache: true } }, async () => {
+    runs++
+    await sleep(300)
+    return 'slow page'
+  })
+  await app.ready()
+  await server.kill()
+  await eventually(() => client.status !== 'ready')
+  const responses = await Promise.all(Array.from({ length: 20 }, () => app.inject('/slow')))
+  assert.ok(responses.every((r) => r.statusCode === 200 && r.body === 'slow page'))
+  assert.equal(runs, 1)
+  await server.restart()
+})
