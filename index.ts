@@ -65,11 +65,12 @@ async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) 
   app.addHook('onSend', onSend)
   app.decorate('fancyCache', createApi(store))
   if (owned && store.close !== undefined) app.addHook('onClose', async () => { await store.close!() })
-  if (options.admin !== false) {
-    const { adminPlugin } = await import('./lib/admin.ts')
-    await app.register(adminPlugin, {
-      prefix: options.admin.prefix ?? '/fancy-cache',
+  if (options.admin !== false || (options.metrics ?? false) !== false) {
+    // The admin page and the metrics share one collector of the cache's events (lib/admin/).
+    const { registerAdmin } = await import('./lib/admin/index.ts')
+    await registerAdmin(app, {
       admin: options.admin,
+      metrics: options.metrics,
       api: app.fancyCache,
       rememberAllUrls: options.rememberAllUrls,
       rememberStatsAllUrls: options.rememberStatsAllUrls,

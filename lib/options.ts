@@ -53,8 +53,31 @@ export interface AdminOptions {
   authorize?: (request: FastifyRequest) => boolean | Promise<boolean>
   /** Page title. Default `fancy-cache`. */
   title?: string
-  /** Secret that signs CSRF tokens; give every instance the same one. Default: random per process. */
+  /** Secret that signs CSRF tokens (16+ characters); give every instance the same one. Default: random per process. */
   secret?: string
+  /**
+   * Host names (`name` for any port, or `name:port`) the page answers to. Default: `localhost`, `127.0.0.1` and
+   * `[::1]` without `authorize`; any host with it.
+   */
+  hosts?: string[]
+}
+
+/** Where a prom-client `Registry` (duck-typed) receives the cache's metrics. */
+export interface MetricsRegistry {
+  /** prom-client's `Registry.registerMetric`; what it receives has the shape of prom-client's `Metric`. */
+  registerMetric (metric: never): void
+  /** prom-client's `Registry.removeSingleMetric`, called when the app closes. */
+  removeSingleMetric? (name: string): void
+}
+
+/** The Prometheus metrics endpoint's options (`metrics: true` takes all defaults). */
+export interface MetricsOptions {
+  /** `<prefix>/metrics` answers the Prometheus text format. Default `/fancy-cache`. */
+  prefix?: string
+  /** Who may scrape; defaults to `admin.authorize`, and without either only loopback clients get in. */
+  authorize?: (request: FastifyRequest) => boolean | Promise<boolean>
+  /** Also register the metrics in this prom-client `Registry` (the app's own `/metrics` then shows them). */
+  registry?: MetricsRegistry
 }
 
 /** The plugin's options; every one is optional. */
@@ -103,6 +126,8 @@ export interface FancyCacheOptions {
   honorRequestCacheControl?: boolean
   /** Mount the admin page and JSON API. Default false. */
   admin?: boolean | AdminOptions
+  /** Serve Prometheus metrics at `<prefix>/metrics` (also under the admin prefix when `admin` is on). Default false. */
+  metrics?: boolean | MetricsOptions
 }
 
 const seconds = (what: string) => Type.Integer({ minimum: 0, description: `${what}: a whole number of seconds >= 0` })
@@ -144,15 +169,9 @@ const PluginSchema = Type.Object({
   bypassCookies: names('bypassCookies'),
   freshness,
   honorRequestCacheControl: bool('honorRequestCacheControl'),
-  admin: Type.Union([
-    Type.Boolean(),
-    Type.Object({
-      prefix: Type.String({ pattern: '^/[^?#\\s]*[^/?#\\s]$' }),
-      authorize: Type.Function([], Type.Any()),
-      title: Type.String(),
-      secret: Type.String({ minLength: 16 })
-    }, { additionalProperties: false, required: [] })
-  ], { description: 'admin: true, false or { prefix: "/path", authorize: function, title: string, secret: string of 16+ characters }' })
+  // Each field is checked where it is used (lib/admin/options.ts), so that a message names the field.
+  admin: Type.Union([Type.Boolean(), Type.Object({})], { description: 'admin: true, false or an object of admin options' }),
+  metrics: Type.Union([Type.Boolean(), Type.Object({})], { description: 'metrics: true, false or { prefix, authorize, registry }' })
 }, { additionalProperties: false, required: [] })
 
 const RouteSchema = Type.Object({
@@ -185,8 +204,8 @@ function describe (schema: TSchema & { properties: Record<string, TSchema> }, va
 }
 
 /** Plugin options with every default filled in. */
-export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin' | 'l1'>> &
-  Pick<FancyCacheOptions, 'redis'> & { admin: AdminOptions | false, l1: { maxEntries?: number, maxBytes?: number } | false }
+export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin' | 'l1' | 'metrics'>> &
+  Pick<FancyCacheOptions, 'redis' | 'metrics'> & { admin: AdminOptions | false, l1: { maxEntries?: number, maxBytes?: number } | false }
 
 export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalidOption('options must be an object')

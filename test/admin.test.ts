@@ -9,7 +9,7 @@ import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
 import { Redis } from 'ioredis'
 import fancyCache, { MemoryStore } from '../index.ts'
-import { Signer } from '../lib/admin-security.ts'
+import { Signer } from '../lib/admin/security.ts'
 import { adminApp, csrfOf, flashOf, keysOf, postForm, unescape, urlsOf } from './helpers/admin-page.ts'
 import { RedisServer } from './helpers/redis-server.ts'
 
@@ -33,7 +33,7 @@ async function seed (store: MemoryStore, count: number, prefix = '/item/') {
     const body = Buffer.from(`item ${i}`)
     await store.set(`key-${prefix}${i}`, '', {
       status: 200, headers: { 'content-type': 'text/plain' }, body, etag: `"${i}"`, storedAt: now, expiresAt: now + 600_000, staleUntil: now + 600_000
-    }, { vary: [], url: `${prefix}${i}`, epoch })
+    }, { vary: [], url: `${prefix}${i}`, epoch, maxVariants: 64 })
   }
 }
 
@@ -42,12 +42,13 @@ test('a loopback client gets the page: totals, one row per remembered URL, hits,
   await warm(app, ['/a', '/a', '/a', '/b?x=1'])
   const html = await page(app)
   assert.deepEqual(urlsOf(html).sort(), ['/a', '/b?x=1'])
-  assert.match(html, /<span class="n">2<\/span><span class="l">entries<\/span>/)
-  assert.match(html, /<span class="n">2<\/span><span class="l">hits<\/span>/)
-  assert.match(html, /<span class="n">2<\/span><span class="l">misses<\/span>/)
-  assert.match(html, /<span class="n">50%<\/span><span class="l">hit ratio<\/span>/)
+  // Each total says what it counts: entries now, hits and misses since the store was last cleared.
+  assert.match(html, /<span class="n">2<\/span><span class="l">entries<\/span><span class="since">now<\/span>/)
+  assert.match(html, /<span class="n">2<\/span><span class="l">hits<\/span><span class="since">since clear<\/span>/)
+  assert.match(html, /<span class="n">2<\/span><span class="l">misses<\/span><span class="since">since clear<\/span>/)
+  assert.match(html, /<span class="n">50%<\/span><span class="l">hit ratio<\/span><span class="since">since clear<\/span>/)
   // The /a row: hits 2, misses 1, 66.7%, a size, an age and the time left of a 600 s ttl.
-  assert.match(html, /<td class="url">\/a<\/td>\s*<td class="key"><code title="[\w-]{43}">[\w-]{10}…<\/code><\/td>\s*<td class="num">2<\/td>\s*<td class="num">1<\/td>\s*<td class="num">66.7%<\/td>\s*<td class="num">\d+ B<\/td>\s*<td class="num">0 s<\/td>\s*<td class="num">(9|10) min<\/td>/)
+  assert.match(html, /<td class="url"><a href="\/fancy-cache\/entry\?key=[\w-]{43}">\/a<\/a><\/td>\s*<td class="key"><code title="[\w-]{43}">[\w-]{10}…<\/code><\/td>\s*<td class="num">2<\/td>\s*<td class="num">1<\/td>\s*<td class="num">66.7%<\/td>\s*<td class="num">\d+ B<\/td>\s*<td class="num">0 s<\/td>\s*<td class="num">(9|10) min<\/td>/)
   for (const label of ['URL', 'Key', 'Hits', 'Misses', 'Hit ratio', 'Size', 'Age', 'Time left']) assert.ok(html.includes(`>${label}<`), label)
 })
 
@@ -162,13 +163,18 @@ test('a flash line whose signature does not match is not shown', async () => {
   assert.ok(!html.includes('Purged everything'))
 })
 
-test('purge matching purges what the search lists and says how many', async () => {
+test('purge matching asks first when it matches more than one entry, then purges what the search lists and says how many', async () => {
   const { app } = await adminApp()
   await warm(app, ['/blog/1', '/blog/2', '/blog/2?page=3', '/about'])
   const html = await page(app, '/fancy-cache?q=%2Fblog%2F*')
   assert.deepEqual(urlsOf(html).sort(), ['/blog/1', '/blog/2', '/blog/2?page=3'])
   assert.match(html, /Purge matching <code>\/blog\/\*<\/code>/)
-  const response = await postForm(app, '/fancy-cache/purge', { _csrf: csrfOf(html), action: 'matching', q: '/blog/*' }, SAME_ORIGIN)
+  const asked = await postForm(app, '/fancy-cache/purge', { _csrf: csrfOf(html), action: 'matching', q: '/blog/*' }, SAME_ORIGIN)
+  assert.equal(asked.statusCode, 200)
+  assert.match(asked.body, /matches <strong>3<\/strong> cached entries/)
+  assert.match(asked.body, /Yes, purge 3 entries/)
+  assert.equal((await app.fancyCache.stats()).entries, 4, 'nothing purged before the answer')
+  const response = await postForm(app, '/fancy-cache/purge', { _csrf: csrfOf(asked.body), action: 'matching', q: '/blog/*', confirm: 'yes' }, SAME_ORIGIN)
   assert.equal(response.statusCode, 303)
   const after = await page(app, response.headers.location as string)
   assert.equal(flashOf(after), 'Purged 3 entries matching /blog/*')
@@ -374,7 +380,7 @@ test('warnings when rememberAllUrls or rememberStatsAllUrls is off, none when bo
   const html = await page(statsOff.app)
   assert.doesNotMatch(html, /rememberAllUrls is off/)
   assert.match(html, /rememberStatsAllUrls is off/)
-  assert.match(html, /<td class="url">\/a<\/td>[\s\S]*?<td class="num">–<\/td>\s*<td class="num">–<\/td>/, 'no stats shows a dash')
+  assert.match(html, /<td class="url"><a [^>]*>\/a<\/a><\/td>[\s\S]*?<td class="num">–<\/td>\s*<td class="num">–<\/td>/, 'no stats shows a dash')
 })
 
 test('JSON API: GET api/urls lists url, key, hits, misses, bytes, storedAt, expiresAt and the totals', async () => {

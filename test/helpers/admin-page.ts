@@ -24,7 +24,7 @@ export function csrfOf (html: string): string {
 
 /** The URL column of the table, in order, as the user reads it. */
 export function urlsOf (html: string): string[] {
-  return [...html.matchAll(/<td class="url">([^<]*)<\/td>/g)].map((m) => unescape(m[1]!))
+  return [...html.matchAll(/<td class="url"><a href="[^"]*">([^<]*)<\/a><\/td>/g)].map((m) => unescape(m[1]!))
 }
 
 /** The key column's full keys (the title attribute), in order. */

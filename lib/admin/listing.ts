@@ -1,6 +1,6 @@
-import { FancyCacheError } from './errors.ts'
-import type { RememberedEntry } from './stores/store.ts'
-import type { FancyCacheApi, UrlPage } from './urls.ts'
+import { FancyCacheError } from '../errors.ts'
+import type { RememberedEntry } from '../stores/store.ts'
+import type { FancyCacheApi, UrlPage } from '../api.ts'
 
 /** Up to this many cached entries the page sorts and paginates the whole match set; beyond, one scan page at a time. */
 export const SORT_ALL_LIMIT = 10_000
@@ -53,6 +53,7 @@ const sortValue: Record<SortColumn, (e: RememberedEntry) => number | string> = {
   left: (e) => e.expiresAt
 }
 
+/** Sorts in place by one column, ties by URL. */
 export function sortEntries (entries: RememberedEntry[], column: SortColumn, dir: 'asc' | 'desc'): RememberedEntry[] {
   const value = sortValue[column]
   const sign = dir === 'asc' ? 1 : -1
@@ -62,47 +63,6 @@ export function sortEntries (entries: RememberedEntry[], column: SortColumn, dir
     const order = x < y ? -1 : x > y ? 1 : 0
     return order !== 0 ? order * sign : a.url < b.url ? -1 : a.url > b.url ? 1 : 0
   })
-}
-
-/**
- * Pages the memory store's single-use scan cursors have already produced, so that reloading a page, sorting it or
- * coming back to it after purging a row still works. Used only when the store refuses the cursor, and only while the
- * store's purge epoch is unchanged (or changed by this page's own purges, which patch the remembered pages).
- */
-export class PageMemo {
-  readonly #pages = new Map<string, { page: UrlPage, epoch: number, at: number }>()
-  readonly #size: number
-  readonly #ttlMs: number
-
-  constructor (size = 32, ttlMs = 5 * 60_000) {
-    this.#size = size
-    this.#ttlMs = ttlMs
-  }
-
-  static id (patterns: string[], limit: number, cursor: string): string {
-    return `${patterns.join('\n')}\0${limit}\0${cursor}`
-  }
-
-  get (id: string, epoch: number): UrlPage | undefined {
-    const memo = this.#pages.get(id)
-    if (memo === undefined || memo.epoch !== epoch || Date.now() - memo.at > this.#ttlMs) return undefined
-    return memo.page
-  }
-
-  set (id: string, page: UrlPage, epoch: number): void {
-    this.#pages.delete(id)
-    if (this.#pages.size >= this.#size) this.#pages.delete(this.#pages.keys().next().value!)
-    this.#pages.set(id, { page, epoch, at: Date.now() })
-  }
-
-  /** After this page's own purge of `key`: drop its row and keep the pages valid for the new epoch. */
-  forget (key: string, before: number, after: number): void {
-    for (const memo of this.#pages.values()) {
-      if (memo.epoch !== before) continue
-      memo.page = { cursor: memo.page.cursor, entries: memo.page.entries.filter((e) => e.key !== key) }
-      memo.epoch = after
-    }
-  }
 }
 
 function isBadCursor (err: unknown): boolean {
@@ -139,18 +99,14 @@ async function fillPage (api: FancyCacheApi, query: ListingQuery, page: UrlPage)
   return { cursor, entries }
 }
 
-async function scanPage (api: FancyCacheApi, memo: PageMemo, query: ListingQuery): Promise<{ page: UrlPage, restarted: boolean }> {
+/** One page in the store's scan order; a cursor the store no longer knows starts the listing over. */
+async function scanPage (api: FancyCacheApi, query: ListingQuery): Promise<{ page: UrlPage, restarted: boolean }> {
   const cursor = query.cursor ?? '0'
-  const id = PageMemo.id(query.patterns, query.limit, cursor)
   try {
-    const page = await fillPage(api, query, await api.scanUrls({ urls: query.patterns, cursor, count: query.limit }))
-    if (cursor !== '0') memo.set(id, page, await api.store.epoch())
-    return { page, restarted: false }
+    return { page: await fillPage(api, query, await api.scanUrls({ urls: query.patterns, cursor, count: query.limit })), restarted: false }
   } catch (err) {
     if (!isBadCursor(err) || cursor === '0') throw err
   }
-  const remembered = memo.get(id, await api.store.epoch())
-  if (remembered !== undefined) return { page: remembered, restarted: false }
   return { page: await api.scanUrls({ urls: query.patterns, cursor: '0', count: query.limit }), restarted: true }
 }
 
@@ -160,7 +116,7 @@ async function scanPage (api: FancyCacheApi, memo: PageMemo, query: ListingQuery
  * URL per page view: the listing follows the store's scan cursor instead (constant work per page, however many URLs)
  * and sorts within the page.
  */
-export async function list (api: FancyCacheApi, memo: PageMemo, query: ListingQuery, entries: number): Promise<Listing> {
+export async function list (api: FancyCacheApi, query: ListingQuery, entries: number): Promise<Listing> {
   if (query.cursor === undefined && entries <= SORT_ALL_LIMIT) {
     const all = await gatherAll(api, query.patterns)
     if (all !== undefined) {
@@ -170,7 +126,7 @@ export async function list (api: FancyCacheApi, memo: PageMemo, query: ListingQu
       return { entries: shown, mode: 'all', total: all.length, nextCursor: undefined, restarted: false }
     }
   }
-  const { page, restarted } = await scanPage(api, memo, query)
+  const { page, restarted } = await scanPage(api, query)
   const shown = query.sort === undefined ? page.entries : sortEntries([...page.entries], query.sort, query.dir)
   return {
     entries: shown,

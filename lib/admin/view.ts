@@ -1,9 +1,9 @@
-import type { AdminOptions } from './options.ts'
+import type { StoreSummary } from '../stores/store.ts'
 import {
   SORT_ALL_LIMIT, SORT_COLUMNS, formatBytes, formatDuration, formatRatio,
   type Listing, type ListingQuery, type SortColumn
-} from './admin-listing.ts'
-import type { StoreSummary } from './stores/store.ts'
+} from './listing.ts'
+import { bounded, one } from './scope.ts'
 
 const LABELS: Record<SortColumn, string> = {
   url: 'URL', key: 'Key', hits: 'Hits', misses: 'Misses', ratio: 'Hit ratio', size: 'Size', age: 'Age', left: 'Time left'
@@ -12,15 +12,9 @@ const TEXT_COLUMNS = new Set<SortColumn>(['url', 'key'])
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 1000
 
-/** The first value of a query or form field (repeated fields arrive as arrays). */
-export function one (value: unknown): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value
-  return typeof first === 'string' ? first : undefined
-}
-
 /** findUrls patterns from a search box: URLs never contain raw whitespace, so whitespace separates patterns. */
 export function patternsOf (q: string): string[] {
-  return q.split(/\s+/).filter((p) => p !== '')
+  return bounded(q.split(/\s+/).filter((p) => p !== ''), 'patterns')
 }
 
 function intOf (value: string | undefined, fallback: number, min: number, max: number): number {
@@ -79,25 +73,45 @@ export function hrefOf (base: string, params: URLSearchParams): string {
   return search === '' ? base : `${base}?${search}`
 }
 
-interface ViewContext {
+/** What every page's layout shows. */
+export interface ViewContext {
+  title: string
   base: string
-  admin: AdminOptions
   namespace: string
   store: string
   rememberAllUrls: boolean
   rememberStatsAllUrls: boolean
   csrf: string
   flash: string | undefined
+  /** The page shown, for the navigation. */
+  current: 'urls' | 'routes' | 'tags' | 'entry' | 'confirm'
 }
 
-function totalsOf (totals: StoreSummary) {
+const NAV = [['urls', 'URLs', ''], ['routes', 'Routes', '/routes'], ['tags', 'Tags', '/tags']] as const
+
+/** The layout's fields: title, namespace, store, navigation. */
+export function layoutOf (context: ViewContext, page: string) {
   return {
-    entries: totals.entries.toLocaleString('en-US'),
-    bytes: formatBytes(totals.bytes),
-    hits: totals.hits.toLocaleString('en-US'),
-    misses: totals.misses.toLocaleString('en-US'),
-    ratio: formatRatio(totals.hits, totals.misses)
+    title: context.title,
+    pageTitle: `${context.title} · ${page}`,
+    base: context.base,
+    namespace: context.namespace,
+    store: context.store,
+    csrf: context.csrf,
+    flash: context.flash,
+    nav: NAV.map(([id, label, path]) => ({ label, href: context.base + path, current: context.current === id }))
   }
+}
+
+/** The store's totals, each saying what it counts: entries now, hits and misses since the last clear. */
+export function totalsOf (totals: StoreSummary) {
+  return [
+    { n: totals.entries.toLocaleString('en-US'), l: 'entries', since: 'now' },
+    { n: formatBytes(totals.bytes), l: 'stored', since: 'now' },
+    { n: totals.hits.toLocaleString('en-US'), l: 'hits', since: 'since clear' },
+    { n: totals.misses.toLocaleString('en-US'), l: 'misses', since: 'since clear' },
+    { n: formatRatio(totals.hits, totals.misses), l: 'hit ratio', since: 'since clear' }
+  ]
 }
 
 function warningsOf (context: ViewContext): string[] {
@@ -130,13 +144,14 @@ function columnsOf (base: string, state: PageState, listing: Listing) {
   })
 }
 
-function rowsOf (listing: Listing, now: number) {
+function rowsOf (base: string, listing: Listing, now: number) {
   return listing.entries.map((entry) => {
     const stats = entry.stats
     const left = entry.expiresAt - now
     return {
       url: entry.url,
       key: entry.key,
+      href: `${base}/entry?key=${encodeURIComponent(entry.key)}`,
       keyShort: entry.key.length > 10 ? `${entry.key.slice(0, 10)}…` : entry.key,
       hits: stats === null ? '–' : String(stats.hits),
       misses: stats === null ? '–' : String(stats.misses),
@@ -172,18 +187,12 @@ function pagerOf (base: string, state: PageState, listing: Listing) {
   }
 }
 
-/** Everything the index template shows. */
+/** Everything the index template shows, beside the chart and health the page adds. */
 export function indexModel (context: ViewContext, state: PageState, listing: Listing, totals: StoreSummary) {
   const { base } = context
-  const now = Date.now()
   const hidden: Array<[string, string]> = [...pageParams(state)]
   return {
-    title: context.admin.title ?? 'fancy-cache',
-    base,
-    namespace: context.namespace,
-    store: context.store,
-    csrf: context.csrf,
-    flash: context.flash,
+    ...layoutOf(context, 'cached URLs'),
     notice: listing.restarted ? 'That page is no longer available (the scan cursor expired), so the listing starts over.' : undefined,
     warnings: warningsOf(context),
     totals: totalsOf(totals),
@@ -193,7 +202,7 @@ export function indexModel (context: ViewContext, state: PageState, listing: Lis
     dir: state.query.dir,
     hidden,
     columns: columnsOf(base, state, listing),
-    rows: rowsOf(listing, now),
+    rows: rowsOf(base, listing, Date.now()),
     pager: pagerOf(base, state, listing),
     empty: listing.nextCursor !== undefined
       ? 'No match in the part of the cache searched so far: the next page searches on.'
@@ -202,16 +211,3 @@ export function indexModel (context: ViewContext, state: PageState, listing: Lis
         : `No cached URL matches ${state.q}. Patterns match the whole URL, with * for any run of characters: try *${state.q}*`
   }
 }
-
-export function confirmModel (context: ViewContext, totals: StoreSummary) {
-  return {
-    title: context.admin.title ?? 'fancy-cache',
-    base: context.base,
-    namespace: context.namespace,
-    csrf: context.csrf,
-    entries: totals.entries.toLocaleString('en-US'),
-    bytes: formatBytes(totals.bytes)
-  }
-}
-
-export type { ViewContext }
