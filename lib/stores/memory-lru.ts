@@ -17,7 +17,7 @@ export const RECORD_BYTES = {
   /** One key carrying one tag (a slot in the tag's key set and in the key's tag list). */
   tagged: 64,
   /** A distinct tag: its record, key set and index slot. */
-  tag: 192,
+  tag: 256,
   /** A key's hits and misses. */
   stats: 112
 } as const
@@ -50,7 +50,7 @@ export interface Group {
   newest: Variant | undefined
   url: string | undefined
   tags: Tag[]
-  /** Bytes of the key itself: its record, URL and tag memberships (its variants count their own). */
+  /** Bytes of the key itself: its record and URL (its variants and tag memberships count their own). */
   bytes: number
   /** What a lookup of a variant this key does not hold answers; made once, so lookups allocate nothing. */
   none: Lookup

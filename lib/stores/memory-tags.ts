@@ -24,9 +24,9 @@ export class TagIndex {
     return bytes + RECORD_BYTES.tagged
   }
 
-  /** Take a key out of all its tags; resolves the bytes freed by tags no key carries any more. */
+  /** Take a key out of all its tags; resolves the bytes freed (its memberships, and tags no key carries now). */
   remove (group: Group): number {
-    let bytes = 0
+    let bytes = group.tags.length * RECORD_BYTES.tagged
     for (const tag of group.tags) {
       tag.keys.delete(group)
       if (tag.keys.size > 0) continue

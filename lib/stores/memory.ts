@@ -90,7 +90,7 @@ export class MemoryStore implements Store {
       this.#grow(group, meta.url.length + RECORD_BYTES.url)
       this.#remembered.add(group)
     }
-    if (meta.tags !== undefined) for (const tag of meta.tags) this.#grow(group, this.#tags.add(group, tag))
+    if (meta.tags !== undefined) for (const tag of meta.tags) this.#bytes += this.#tags.add(group, tag)
     this.#shrink(written)
     return true
   }
@@ -308,7 +308,7 @@ function keyBytes (key: string, vary: string[]): number {
 
 /** The most bytes a write can leave under its key alone, whatever else is evicted to make room. */
 function ownBytes (group: Group | undefined, key: string, meta: EntryMeta): number {
-  let bytes = group?.bytes ?? keyBytes(key, meta.vary)
+  let bytes = group === undefined ? keyBytes(key, meta.vary) : group.bytes + group.tags.length * RECORD_BYTES.tagged
   if (meta.url !== undefined && group?.url === undefined) bytes += meta.url.length + RECORD_BYTES.url
   for (const tag of meta.tags ?? []) bytes += tag.length + RECORD_BYTES.tag + RECORD_BYTES.tagged
   return bytes
