@@ -1,19 +1,24 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { invalidRouteConfig, missingRedis } from './lib/errors.ts'
+import { missingRedis, storeTimeout } from './lib/errors.ts'
 import { StoreGuard } from './lib/guard.ts'
-import { createHooks, kState, routeOf, type GuardedStore } from './lib/hooks.ts'
+import { decorateReply } from './lib/request/handle.ts'
+import { createHooks } from './lib/request/hooks.ts'
+import { resolveAtRoute } from './lib/request/route.ts'
+import { kState } from './lib/request/state.ts'
 import { resolveOptions, type FancyCacheOptions, type ResolvedOptions, type RouteCacheConfig } from './lib/options.ts'
 import { MemoryStore } from './lib/stores/memory.ts'
 import type { Store } from './lib/stores/store.ts'
-import { createApi, type FancyCacheApi } from './lib/urls.ts'
+import type { ReplyCacheControl } from './lib/request/handle.ts'
+import { createApi, type FancyCacheApi } from './lib/api.ts'
 
 export type { AdminOptions, Body, FancyCacheOptions, RouteCacheConfig } from './lib/options.ts'
 export type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './lib/stores/store.ts'
 export type { MemoryStoreOptions } from './lib/stores/memory.ts'
 export type { L1Options, RedisStoreOptions } from './lib/stores/redis/store.ts'
 export { RedisStore } from './lib/stores/redis/store.ts'
-export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/urls.ts'
+export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/api.ts'
+export type { ReplyCacheControl } from './lib/request/handle.ts'
 export { errorCodes, FancyCacheError } from './lib/errors.ts'
 export type { CacheEvent, CacheOutcome } from './lib/events.ts'
 export { MemoryStore }
@@ -22,6 +27,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Find, count and purge cached pages (fastify-fancy-cache). */
     fancyCache: FancyCacheApi
+  }
+  interface FastifyReply {
+    /** Decide about the response being made: tags, ttl, or not storing it (fastify-fancy-cache). */
+    fancyCache: ReplyCacheControl
   }
   interface FastifyContextConfig {
     /** Cache this route's responses: `true`, a ttl in seconds, or settings (fastify-fancy-cache). */
@@ -37,33 +46,45 @@ async function makeStore (app: FastifyInstance, options: ResolvedOptions): Promi
   const client = options.redis ?? (app as FastifyInstance & { redis?: FancyCacheOptions['redis'] }).redis
   if (client === undefined) throw missingRedis()
   const { RedisStore } = await import('./lib/stores/redis/store.ts')
-  return { store: new RedisStore({ client, namespace: options.namespace, l1: options.l1 }), owned: true }
+  const store = new RedisStore({ client, namespace: options.namespace, l1: options.l1, log: app.log })
+  await store.init()
+  return { store, owned: true }
+}
+
+/** Calls the API makes (purges, listings) may take longer than a request's lookup, but never hang. */
+function bounded (ms: number) {
+  return <T>(op: () => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined
+    return Promise.race([
+      op(),
+      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(storeTimeout(ms)), ms) })
+    ]).finally(() => clearTimeout(timer))
+  }
 }
 
 async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) {
   const options = resolveOptions(opts)
   const { store, owned } = await makeStore(app, options)
+  const init = (store as Store & { init?: () => Promise<void> }).init
+  if (owned && init !== undefined) await init.call(store)
   // The memory store the plugin made itself can neither fail nor hang: its calls skip the guard's timer.
-  const guard = new StoreGuard(options.storeTimeout, app.log)
-  const guarded: GuardedStore = options.store === 'memory'
-    ? { store, call: (op) => op(store) }
-    : { store, call: (op) => guard.call(() => op(store)) }
+  const guard = options.store === 'memory' ? undefined : new StoreGuard(options.storeTimeout, app.log)
 
+  // Entries carry the tag of their path only when some route purges on writes (it costs one tag per entry).
+  const pathTags = { on: options.invalidateOnWrite }
   app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as Record<string | symbol, unknown>
-    const label = `${Array.isArray(route.method) ? route.method.join(',') : route.method} ${route.url}`
-    const resolved = routeOf(config, options, label)
-    const methods = Array.isArray(route.method) ? route.method : [route.method]
-    if (resolved !== null && !methods.some((m) => m === 'GET' || m === 'HEAD')) {
-      throw invalidRouteConfig(label, 'config.fancyCache is set but only GET and HEAD responses are cached')
-    }
-    route.config = config as typeof route.config
+    if (resolveAtRoute(route, options)?.invalidateOnWrite === true) pathTags.on = true
   })
   app.decorateRequest(kState, null)
-  const { onRequest, onSend } = createHooks(app, options, guarded)
+  decorateReply(app)
+  const { onRequest, onSend } = createHooks(app, options, { store, guard }, pathTags)
   app.addHook('onRequest', onRequest)
   app.addHook('onSend', onSend)
-  app.decorate('fancyCache', createApi(store))
+  app.decorate('fancyCache', createApi(store, {
+    softPurgeGrace: options.softPurgeGrace,
+    bounded: bounded(Math.max(options.storeTimeout * 10, 1000)),
+    health: () => guard?.health ?? { up: true, circuitOpen: false }
+  }))
   if (owned && store.close !== undefined) app.addHook('onClose', async () => { await store.close!() })
   if (options.admin !== false || (options.metrics ?? false) !== false) {
     // The admin page and the metrics share one collector of the cache's events (lib/admin/).

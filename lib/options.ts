@@ -1,6 +1,6 @@
 import Type, { type TSchema } from 'typebox'
 import Value from 'typebox/value'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify'
 import type { Redis, Cluster } from 'ioredis'
 import { invalidOption, invalidRouteConfig } from './errors.ts'
 import type { Store } from './stores/store.ts'
@@ -8,32 +8,40 @@ import type { Store } from './stores/store.ts'
 /** A body as the post-processing functions see it: text for textual content types, bytes otherwise. */
 export type Body = string | Buffer
 
-/** Per-route cache settings: `config: { fancyCache: ... }`. */
-export interface RouteCacheConfig {
+/**
+ * Per-route cache settings: `config: { fancyCache: ... }`. `RouteGeneric` is the route's own (`app.get<RouteGeneric>`),
+ * so the functions see its typed `request.params`, `request.query` and headers.
+ */
+export interface RouteCacheConfig<RouteGeneric extends RouteGenericInterface = RouteGenericInterface> {
+  // The functions are methods (checked bivariantly), so a config typed for one route is still a RouteCacheConfig.
   /** Seconds an entry stays fresh (Django's cache_page timeout); defaults to the plugin's `ttl`. */
   ttl?: number
   /** Extra key part (key_prefix); `null`/`undefined` bypasses the cache for this request. May be async. */
-  keyPrefix?: (request: FastifyRequest) => string | null | undefined | Promise<string | null | undefined>
+  keyPrefix? (request: FastifyRequest<RouteGeneric>): string | null | undefined | Promise<string | null | undefined>
   /** Only these query parameters make up the key; `[]` ignores the query string (only_get_keys). */
   onlyGetKeys?: string[]
   /** These query parameters are left out of the key (forget_get_keys). */
   forgetGetKeys?: string[]
   /** Runs once on a miss before storing; its result is stored and sent (post_process_response). */
-  postProcessResponse?: (body: Body, request: FastifyRequest, reply: FastifyReply) => Body | Promise<Body>
+  postProcessResponse? (body: Body, request: FastifyRequest<RouteGeneric>, reply: FastifyReply<RouteGeneric>): Body | Promise<Body>
   /** Runs on every cached or cacheable response after the store; its result is sent, never stored. */
-  postProcessResponseAlways?: (body: Body, request: FastifyRequest, reply: FastifyReply) => Body | Promise<Body>
+  postProcessResponseAlways? (body: Body, request: FastifyRequest<RouteGeneric>, reply: FastifyReply<RouteGeneric>): Body | Promise<Body>
   /** Remember URL → key for this route (overrides `rememberAllUrls`). */
   rememberUrl?: boolean
   /** Count hits and misses for this route (overrides `rememberStatsAllUrls`). */
   rememberStats?: boolean
   /** Labels to purge groups of entries with `purgeTags`. May be async. */
-  tags?: (request: FastifyRequest) => string[] | Promise<string[]>
+  tags? (request: FastifyRequest<RouteGeneric>): string[] | Promise<string[]>
   /** Seconds an expired entry may be served while one request regenerates it (overrides the plugin's). */
   staleWhileRevalidate?: number
   /** Seconds an expired entry may be served when the handler fails (overrides the plugin's). */
   staleIfError?: number
   /** Cacheable status codes (overrides the plugin's). */
   statusCodes?: number[]
+  /** Most Vary variants kept for one URL (overrides the plugin's `maxVariants`). */
+  maxVariants?: number
+  /** Whether unsafe requests to this route purge its URL's cached GET (overrides the plugin's `invalidateOnWrite`). */
+  invalidateOnWrite?: boolean
   /** Where this route's freshness comes from (overrides the plugin's `freshness`). */
   freshness?: Freshness
 }
@@ -44,6 +52,13 @@ export interface RouteCacheConfig {
  * responses that carry no freshness of their own.
  */
 export type Freshness = 'route' | 'headers'
+
+/**
+ * What `config.fancyCache` takes: `true` (the plugin's settings), a ttl in seconds, `false` (not cached) or settings.
+ * The `& object` turns a string such as `'60'` into a compile error even where Fastify infers the config's type.
+ */
+export type RouteCacheOption<RouteGeneric extends RouteGenericInterface = RouteGenericInterface> =
+  (RouteCacheConfig<RouteGeneric> & object) | number | boolean
 
 /** The admin page's options (`admin: true` takes all defaults). */
 export interface AdminOptions {
@@ -115,8 +130,35 @@ export interface FancyCacheOptions {
   statusCodes?: number[]
   /** Milliseconds after which a store call counts as failed (fail open). Default 100. */
   storeTimeout?: number
-  /** Requests carrying any of these cookies neither read nor fill the cache. Default []. */
+  /**
+   * Cookie names (`*` wildcards): a request carrying a matching cookie that `ignoreCookies` does not list neither
+   * reads nor fills the cache. Default `['*']`: any cookie bypasses; `[]`: cookies never bypass.
+   */
   bypassCookies?: string[]
+  /** Cookie names (`*` wildcards) that never count for `bypassCookies`, e.g. `['_ga*', '_gid', '_fbp']`. Default []. */
+  ignoreCookies?: string[]
+  /**
+   * Longest wait, in milliseconds, for another request's regeneration of the same page; then one waiter runs the
+   * handler. Default 5000.
+   */
+  coalesceTimeout?: number
+  /** Most Vary variants kept per URL; the least recently used goes first. Default 64. */
+  maxVariants?: number
+  /**
+   * After a POST, PUT, PATCH or DELETE answered 2xx/3xx, purge the cached GET of its URL and of same-host
+   * `Location` / `Content-Location` URLs. Default false (overridable per route).
+   */
+  invalidateOnWrite?: boolean
+  /** Seconds a soft-purged entry may still be served stale while it is regenerated. Default 60. */
+  softPurgeGrace?: number
+  /** Send each response's tags in this header for a CDN (`'surrogate-key'`: space-separated, `'cache-tag'`: commas). Default false. */
+  tagsHeader?: string | false
+  /**
+   * Query parameter names (`*` wildcards) dropped from every key, so tracking parameters never split the cache.
+   * Default: `utm_*`, `gclid`, `dclid`, `gbraid`, `wbraid`, `fbclid`, `msclkid`, `mc_cid`, `mc_eid`, `_ga`, `_gl`,
+   * `yclid`; `[]` keeps every parameter.
+   */
+  ignoreQueryParams?: string[]
   /** Where freshness comes from: the route's ttl (`'route'`, default) or the response's headers (`'headers'`). */
   freshness?: Freshness
   /**
@@ -140,7 +182,7 @@ const names = (what: string) => Type.Array(Type.String(), { description: `${what
 const freshness = Type.Union([Type.Literal('route'), Type.Literal('headers')],
   { description: "freshness: 'route' or 'headers'" })
 
-const storeMethods = ['get', 'set', 'epoch', 'bumpEpoch', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
+const storeMethods = ['get', 'set', 'epoch', 'notePurge', 'delete', 'deleteTags', 'count', 'statsOf', 'scan', 'clear', 'summary']
 
 const PluginSchema = Type.Object({
   store: Type.Union([
@@ -167,6 +209,14 @@ const PluginSchema = Type.Object({
   statusCodes,
   storeTimeout: count('storeTimeout (milliseconds)'),
   bypassCookies: names('bypassCookies'),
+  ignoreCookies: names('ignoreCookies'),
+  coalesceTimeout: count('coalesceTimeout (milliseconds)'),
+  maxVariants: count('maxVariants'),
+  invalidateOnWrite: bool('invalidateOnWrite'),
+  softPurgeGrace: seconds('softPurgeGrace'),
+  tagsHeader: Type.Union([Type.Literal(false), Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })],
+    { description: 'tagsHeader: false or a header name such as "surrogate-key"' }),
+  ignoreQueryParams: names('ignoreQueryParams'),
   freshness,
   honorRequestCacheControl: bool('honorRequestCacheControl'),
   // Each field is checked where it is used (lib/admin/options.ts), so that a message names the field.
@@ -187,7 +237,9 @@ const RouteSchema = Type.Object({
   staleWhileRevalidate: seconds('staleWhileRevalidate'),
   staleIfError: seconds('staleIfError'),
   statusCodes,
-  freshness
+  freshness,
+  maxVariants: count('maxVariants'),
+  invalidateOnWrite: bool('invalidateOnWrite')
 }, { additionalProperties: false, required: [] })
 
 /** The first validation problem as "name: what was expected, got value". */
@@ -206,6 +258,9 @@ function describe (schema: TSchema & { properties: Record<string, TSchema> }, va
 /** Plugin options with every default filled in. */
 export type ResolvedOptions = Required<Omit<FancyCacheOptions, 'redis' | 'admin' | 'l1' | 'metrics'>> &
   Pick<FancyCacheOptions, 'redis' | 'metrics'> & { admin: AdminOptions | false, l1: { maxEntries?: number, maxBytes?: number } | false }
+
+/** Query parameters that only say where a visitor came from. */
+export const TRACKING_PARAMS = ['utm_*', 'gclid', 'dclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'mc_cid', 'mc_eid', '_ga', '_gl', 'yclid']
 
 export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalidOption('options must be an object')
@@ -231,7 +286,14 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
     cacheHeaders: true,
     statusCodes: [200],
     storeTimeout: 100,
-    bypassCookies: [],
+    bypassCookies: ['*'],
+    ignoreCookies: [],
+    coalesceTimeout: 5000,
+    maxVariants: 64,
+    invalidateOnWrite: false,
+    softPurgeGrace: 60,
+    tagsHeader: false,
+    ignoreQueryParams: TRACKING_PARAMS,
     freshness: 'route',
     honorRequestCacheControl: false,
     ...defined,
@@ -256,6 +318,10 @@ export interface ResolvedRoute {
   statusCodes: Set<number>
   /** Where this route's freshness comes from. */
   freshness: Freshness
+  /** Most Vary variants kept per key. */
+  maxVariants: number
+  /** Unsafe requests answered 2xx/3xx on this route purge the cached GET of their URL. */
+  invalidateOnWrite: boolean
   /** Header names this route's responses were last seen to vary on: lets a hit take one store round trip. */
   varyHint: string[]
 }
@@ -299,6 +365,8 @@ export function resolveRoute (value: unknown, route: string, options: ResolvedOp
     staleIfError: config.staleIfError ?? options.staleIfError,
     statusCodes: new Set(config.statusCodes ?? options.statusCodes),
     freshness: config.freshness ?? options.freshness,
+    maxVariants: config.maxVariants ?? options.maxVariants,
+    invalidateOnWrite: config.invalidateOnWrite ?? options.invalidateOnWrite,
     varyHint: []
   }
 }

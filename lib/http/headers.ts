@@ -8,51 +8,70 @@ const NOT_STORED = new Set([
 const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-http-method-override']
 const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:private|no-store|no-cache)\s*(?:[=,]|$)/i
 
+/** Which cookies make a request bypass the cache. */
+export interface CookieRule {
+  bypass: ((name: string) => boolean) | null
+  ignore: ((name: string) => boolean) | null
+}
+
 /**
  * Why a request must neither read nor fill the cache, or `undefined` when it may. Authorization is decided by the
- * caller, since a keyPrefix takes that decision over.
+ * caller, since a keyPrefix takes that decision over, and so are cookies for the same reason.
  */
-export function requestBypass (request: FastifyRequest, bypassCookies: string[]): string | undefined {
+export function requestBypass (request: FastifyRequest): string | undefined {
   const headers = request.headers
   const length = headers['content-length']
   if ((length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined) return 'request-body'
   for (const name of REWRITE_HEADERS) if (headers[name] !== undefined) return 'rewrite-header'
-  if (bypassCookies.length > 0 && headers.cookie !== undefined && hasCookie(headers.cookie, bypassCookies)) {
-    return 'cookie'
-  }
   return undefined
 }
 
-function hasCookie (header: string, names: string[]): boolean {
+/** Whether a Cookie header carries a cookie that bypasses the cache: one `bypass` matches and `ignore` does not. */
+export function bypassingCookie (header: string | undefined, rule: CookieRule): boolean {
+  if (header === undefined || rule.bypass === null) return false
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=')
-    if (names.includes((eq === -1 ? pair : pair.slice(0, eq)).trim())) return true
+    const name = (eq === -1 ? pair : pair.slice(0, eq)).trim()
+    if (name === '' && eq === -1) continue
+    if (rule.bypass(name) && rule.ignore?.(name) !== true) return true
   }
   return false
 }
 
-/** Whether a response may be stored: the headers part of SPEC §4 (status, body size and ttl are checked apart). */
-export function storableHeaders (reply: FastifyReply): boolean {
-  if (reply.hasHeader('set-cookie')) return false
-  const cacheControl = reply.getHeader('cache-control')
+/** Whether response headers allow storing: no Set-Cookie, no private / no-store / no-cache, no `Vary: *`. */
+export function storableHeaders (headers: Record<string, unknown>): boolean {
+  if (headers['set-cookie'] !== undefined) return false
+  const cacheControl = headers['cache-control']
   if (cacheControl !== undefined && UNCACHEABLE_DIRECTIVE.test(String(cacheControl))) return false
+  for (const field of ['cdn-cache-control', 'fancy-cache-control']) {
+    const targeted = headers[field]
+    if (targeted !== undefined && UNCACHEABLE_DIRECTIVE.test(String(targeted))) return false
+  }
+  const vary = headers.vary
+  if (vary !== undefined && /(?:^|,)\s*\*\s*(?:,|$)/.test(String(vary))) return false
   return true
 }
 
-/** The response headers to store: everything but hop-by-hop and per-reply ones, names lower-case. */
-export function headersToStore (reply: FastifyReply): Record<string, string | string[]> {
+/**
+ * The response headers to store: everything but hop-by-hop and per-reply ones, and but those the request already
+ * had on its reply when the cache first saw it (a request id, rate-limit counters): they belong to that request.
+ */
+export function headersToStore (reply: FastifyReply, own: string[] | undefined): Record<string, string | string[]> {
   const stored: Record<string, string | string[]> = {}
   const headers = reply.getHeaders()
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || NOT_STORED.has(name)) continue
+    if (value === undefined || NOT_STORED.has(name) || own?.includes(name) === true) continue
     stored[name] = Array.isArray(value) ? value.map(String) : String(value)
   }
   return stored
 }
 
-/** Django's patch_response_headers: max-age is the smaller of the response's own and the ttl; Expires to match. */
-export function cacheHeaders (reply: FastifyReply, ttl: number, now: number): void {
+/**
+ * Django's patch_response_headers: max-age is the smaller of the response's own and the ttl; Expires to match.
+ * A per-visitor page (`personal`) says `private`, so no shared cache in front stores it.
+ */
+export function cacheHeaders (reply: FastifyReply, ttl: number, now: number, personal: boolean): void {
   const existing = reply.getHeader('cache-control')
   let maxAge = ttl
   let directives = existing === undefined ? '' : String(existing)
@@ -63,6 +82,7 @@ export function cacheHeaders (reply: FastifyReply, ttl: number, now: number): vo
   } else {
     directives = directives.trim() === '' ? `max-age=${maxAge}` : `${directives}, max-age=${maxAge}`
   }
+  if (personal && !/(?:^|,)\s*private\b/i.test(directives)) directives = `private, ${directives}`
   reply.header('cache-control', directives)
   if (!reply.hasHeader('expires')) reply.header('expires', httpDate(Math.floor(now / 1000) + maxAge))
 }
@@ -72,7 +92,7 @@ let lastSecond = -1
 let lastDate = ''
 
 /** An HTTP date for a time in whole seconds since the epoch. */
-function httpDate (second: number): string {
+export function httpDate (second: number): string {
   if (second !== lastSecond) {
     lastSecond = second
     lastDate = new Date(second * 1000).toUTCString()
