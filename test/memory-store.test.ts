@@ -87,12 +87,14 @@ test('memory store: remembered URLs, tags and stats count toward maxBytes', asyn
   assert.equal((await store.summary()).bytes, 0)
 })
 
-test('memory store: stats records are forgotten, oldest first, to stay within maxBytes', async () => {
+test('memory store: stats records are forgotten, oldest first, to stay within maxBytes, never crowding out entries', async () => {
   const store = new MemoryStore({ maxBytes: 20_000 })
+  await store.set('page', '', makeEntry('x'.repeat(5000)), meta(await store.epoch()))
   for (let i = 0; i < 1000; i++) await store.count(`key-${i}`, 'misses')
   assert.ok((await store.summary()).bytes <= 20_000)
   assert.equal(await store.statsOf('key-0'), null)
   assert.deepEqual(await store.statsOf('key-999'), { hits: 0, misses: 1 })
+  assert.ok(await store.get('page', '').then((l) => l?.entry), 'the page is still cached')
 })
 
 test('memory store: an entry larger than maxBytes is not stored', async () => {

@@ -6,20 +6,20 @@ import type { CacheEntry, Lookup } from './store.ts'
  * full stores on Node 20, so that floods of tiny records are bounded by bytes as well as by count.
  */
 export const RECORD_BYTES = {
-  /** A stored response (also what `entryBytes` adds). */
-  entry: 160,
-  /** A variant's place in the LRU lists and its variant map slot. */
-  variant: 96,
+  /** A stored response: its object, headers object and Buffer view (also what `entryBytes` adds). */
+  entry: 240,
+  /** A variant's place in the LRU lists, its variant map slot and cached lookup. */
+  variant: 176,
   /** A key's group: its map slot, variant map and cached lookups. */
-  key: 256,
+  key: 400,
   /** A remembered URL's index slot. */
-  url: 32,
+  url: 48,
   /** One key carrying one tag (a slot in the tag's key set and in the key's tag list). */
   tagged: 64,
   /** A distinct tag: its record, key set and index slot. */
   tag: 256,
   /** A key's hits and misses. */
-  stats: 112
+  stats: 160
 } as const
 
 /** Bytes an entry takes in process: body, headers and a fixed overhead per record. */

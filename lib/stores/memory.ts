@@ -35,6 +35,7 @@ export class MemoryStore implements Store {
   #purges = new PurgeLog()
   #entries = 0
   #bytes = 0
+  #statsBytes = 0
   #hits = 0
   #misses = 0
 
@@ -119,11 +120,16 @@ export class MemoryStore implements Store {
   async count (key: string, field: keyof Stats): Promise<void> {
     let stats = this.#stats.get(key)
     if (stats === undefined) {
-      // Stats outlive entries but stay bounded: past maxEntries counters (or maxBytes), the oldest are forgotten.
-      if (this.#stats.size >= this.maxEntries) this.#forgetOldestStats()
+      // Stats outlive entries but stay bounded, and never crowd entries out: past maxEntries counters or an eighth
+      // of maxBytes, the oldest are forgotten.
+      const bytes = key.length + RECORD_BYTES.stats
+      while (this.#stats.size > 0 && (this.#stats.size >= this.maxEntries || this.#statsBytes + bytes > this.maxBytes / 8)) {
+        this.#forgetOldestStats()
+      }
       stats = { hits: 0, misses: 0 }
       this.#stats.set(key, stats)
-      this.#bytes += key.length + RECORD_BYTES.stats
+      this.#bytes += bytes
+      this.#statsBytes += bytes
       this.#shrink(undefined)
     }
     stats[field]++
@@ -185,6 +191,7 @@ export class MemoryStore implements Store {
     this.#stats.clear()
     this.#entries = 0
     this.#bytes = 0
+    this.#statsBytes = 0
     this.#hits = 0
     this.#misses = 0
   }
@@ -258,7 +265,10 @@ export class MemoryStore implements Store {
     return true
   }
 
-  /** Evict least recently used variants (never `keep`, the one just written), then the oldest stats, to the bounds. */
+  /**
+   * Evict least recently used variants (never `keep`, the one just written) to the bounds; stats go only when no
+   * variant is left to evict (they hold at most an eighth of maxBytes).
+   */
   #shrink (keep: Variant | undefined): void {
     while (this.#entries > this.maxEntries || this.#bytes > this.maxBytes) {
       const victim = this.#lru.oldestBut(keep)
@@ -272,6 +282,7 @@ export class MemoryStore implements Store {
     const [key, stats] = this.#stats.entries().next().value!
     this.#stats.delete(key)
     this.#bytes -= key.length + RECORD_BYTES.stats
+    this.#statsBytes -= key.length + RECORD_BYTES.stats
     this.#hits -= stats.hits
     this.#misses -= stats.misses
   }

@@ -8,11 +8,11 @@ import { makeEntry, meta } from '../../lib/stores/conformance.ts'
 // store reported well under 1 MiB. The tag index, remembered URLs and stats now count toward maxBytes.
 const MAX_BYTES = 8 * 1024 * 1024
 
-function heapOf (shape: 'shared' | 'distinct'): { grown: number, bytes: number, entries: number } {
+function heapOf (shape: 'shared' | 'distinct', urls = 2000, tags = 500): { grown: number, bytes: number, entries: number } {
   // A fresh process with --expose-gc, so that the heap measured is the store's alone.
   const out = execFileSync(process.execPath, [
     '--expose-gc', '--import', 'tsx', new URL('../helpers/memory-heap.ts', import.meta.url).pathname,
-    shape, '2000', '500', String(MAX_BYTES)
+    shape, String(urls), String(tags), String(MAX_BYTES)
   ], { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname })
   return JSON.parse(out)
 }
@@ -26,6 +26,12 @@ for (const shape of ['shared', 'distinct'] as const) {
     assert.ok(grown <= MAX_BYTES * 1.5, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for a ${MAX_BYTES / 1048576} MiB store`)
   })
 }
+
+test('tags grow memory: 100,000 small remembered pages with stats stay within maxBytes too', () => {
+  const { grown, bytes } = heapOf('shared', 100_000, 0)
+  assert.ok(bytes <= MAX_BYTES, `the store counts ${bytes} bytes`)
+  assert.ok(grown <= MAX_BYTES * 1.5, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for a ${MAX_BYTES / 1048576} MiB store`)
+})
 
 test('tags grow memory: tags dropped with their last key give their bytes back', async () => {
   const store = new MemoryStore()
