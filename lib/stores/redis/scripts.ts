@@ -19,6 +19,10 @@
 export const PURGE_LOG = 2000
 
 const PRELUDE = `
+local function errorText (err)
+  if type(err) == 'table' then return tostring(err.err) end
+  return tostring(err)
+end
 local function parse (info)
   if type(info) ~= 'string' then return nil end
   local s, e, u, b, soft = string.match(info, '^(%d+) (%d+) (%d+) (%d+) ([01])$')
@@ -69,6 +73,8 @@ local function state (purges, candidate)
   return candidate, 0, 1, foreign
 end
 local function note (purges, candidate, entry)
+  -- A write that frees nothing but lets the rest of the script write on a Redis at maxmemory: purges must work there.
+  pcall(redis.call, 'HDEL', purges, '-')
   local _, n, o, foreign = state(purges, candidate)
   n = n + 1
   redis.call('HSET', purges, 'n', n, tostring(n), entry)
@@ -144,19 +150,23 @@ if ARGV[14] == '1' then
   for i = 1, ntags do tags[ARGV[15 + i]] = true end
   if refused(KEYS[4], ARGV[1], ARGV[2], key, url, tags) then return { 0, 0 } end
 end
+-- The first write is one Redis refuses when it is at maxmemory (noeviction): a set must fail then, not slip in
+-- behind a DEL, which a full Redis allows and after which a script may go on writing.
+local counted, seq = pcall(redis.call, 'HINCRBY', group, 'c', 1)
+if not counted and string.find(errorText(seq), 'OOM', 1, true) then return redis.error_reply(errorText(seq)) end
 local ok, head = pcall(redis.call, 'HMGET', group, 'f', 'v', 's', 'x', 'u', 'b', 't', 'm:' .. variant)
-local reset = not ok or head[1] ~= '2' or head[2] ~= ARGV[6] or not pcall(redis.call, 'ZCARD', order)
+local reset = not counted or not ok or head[1] ~= '2' or head[2] ~= ARGV[6] or not pcall(redis.call, 'ZCARD', order)
 local s, x, u, b, tagged = 0, 0, 0, 0, ''
 if reset then
   -- A new group (or a new vary list, or something that is not ours): it starts from nothing, its URL included.
   redis.call('DEL', group, order)
+  seq = redis.call('HINCRBY', group, 'c', 1)
 else
   s, x, u, b, tagged = tonumber(head[3]) or 0, tonumber(head[4]) or 0, tonumber(head[5]) or 0, tonumber(head[6]) or 0, head[7] or ''
   local _, _, _, old = parse(head[8])
   if old then b = b - old end
 end
 local ns, ne, nu, nb = parse(ARGV[5])
-local seq = redis.call('HINCRBY', group, 'c', 1)
 redis.call('HSET', group, 'f', '2', 'v', ARGV[6], '=' .. variant, ARGV[4], 'm:' .. variant, ARGV[5])
 redis.call('ZADD', order, seq, variant)
 b = b + nb
@@ -225,13 +235,15 @@ return 1
  * Purge one group; its record keeps only the counters. KEYS: group, order, index [, purge record to list the key in].
  * ARGV: channel, key, candidate token, now, soft ('1'), grace ms, ms to keep counters. A soft purge marks every live variant stale from
  * now, servable until now + max(grace, its own stale window). Returns { 1 when something was there, 1 when the
- * purge record had to be made anew, the tags of a hard-purged group (newline-separated), for the caller to untag }. The group goes first: a script that has written may go on writing when Redis
- * is at maxmemory, so a hard purge still works on a full Redis.
+ * purge record had to be made anew, the tags of a hard-purged group (newline-separated), for the caller to untag }.
+ * A write that Redis allows at maxmemory comes first (UNLINK, HDEL): a script that has written may go on writing, so
+ * purges work on a full Redis.
  */
 export const PURGE = `${PRELUDE}
 local group, order, key, now = KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[4])
 local found, foreign, tags = 0, 0, ''
 if ARGV[5] == '1' then
+  pcall(redis.call, 'HDEL', group, '-')
   local ok, variants = pcall(redis.call, 'ZRANGE', order, 0, -1)
   if ok and #variants > 0 then
     local fields = {}
