@@ -1,7 +1,8 @@
 /**
  * The seam between the plugin and a storage backend. The plugin computes keys, decides what is cacheable and when an
  * entry is fresh or stale; a store only keeps records, bounded and atomic. Both built-in stores pass the conformance
- * suite in `test/helpers/store-suite.ts`; a custom store can run it too.
+ * suite exported as `fastify-fancy-cache/conformance` (`storeConformance(name, makeStore)`); a custom store can run
+ * it too.
  *
  * Model: one *group* per key (one URL after keyPrefix/query filtering). A group holds one entry per *variant* (the
  * values of the request headers its responses name in `Vary`), the URL it was remembered under, its tags, and
@@ -32,7 +33,7 @@ export interface CacheEntry {
   softPurged?: boolean
 }
 
-/** What a store knows about a key. */
+/** What a store knows about a key. Read-only: an in-process store may hand out objects it keeps. */
 export interface Lookup {
   /** The requested variant, when stored and not past its `staleUntil`. */
   entry: CacheEntry | undefined
@@ -89,7 +90,11 @@ export interface RememberedEntry {
   stats: Stats | null
 }
 
-/** A page of a scan; `cursor` is `'0'` when the scan is complete (Redis SCAN semantics). */
+/**
+ * A page of a scan; `cursor` is `'0'` when the scan is complete (Redis SCAN semantics: a page may be short or empty
+ * and still have a next one; a cursor may be used again, any number of scans may be open, none of them expires, and
+ * a URL stored for the whole scan is returned exactly once).
+ */
 export interface ScanPage {
   cursor: string
   entries: RememberedEntry[]
@@ -148,13 +153,19 @@ export interface Store {
    * whether anything was there.
    */
   delete (key: string, options?: PurgeOptions): Promise<boolean>
-  /** Delete (or mark stale) every key labelled with any of the tags; resolves how many keys were purged. */
+  /**
+   * Delete (or mark stale) every key labelled with any of the tags; resolves how many keys had an entry (a key
+   * carrying several of the tags counts once; soft and hard purges count alike).
+   */
   deleteTags (tags: string[], options?: PurgeOptions): Promise<number>
   /** Add one to a key's hits or misses, atomically. */
   count (key: string, field: keyof Stats): Promise<void>
   /** A key's counters, or `null` when none were counted. */
   statsOf (key: string): Promise<Stats | null>
-  /** Walk remembered URLs whose keys are still stored, `count` at a time (a hint); start and end with cursor `'0'`. */
+  /**
+   * Walk remembered URLs whose keys are still stored (soft-purged ones included), `count` at a time (a hint); start
+   * and end with cursor `'0'`. A malformed cursor rejects with `FANCY_CACHE_ERR_INVALID_ARGUMENT`.
+   */
   scan (cursor: string, count: number): Promise<ScanPage>
   /** Delete everything this store wrote in its namespace, stats included, and nothing else. */
   clear (): Promise<void>
