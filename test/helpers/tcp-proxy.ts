@@ -11,6 +11,7 @@ export class TcpProxy {
   readonly #server: Server
   #blackhole = false
   readonly #held: Array<() => void> = []
+  readonly #silenced = new WeakSet<Socket>()
   readonly #sockets = new Set<Socket>()
   #port = 0
 
@@ -61,6 +62,14 @@ export class TcpProxy {
     return this.#sockets.size / 2
   }
 
+  /**
+   * The connections open now go silent for good, sockets still open (a dropped NAT entry, a server gone from the
+   * network): their bytes vanish from now on. New connections work.
+   */
+  silenceConnections (): void {
+    for (const socket of this.#sockets) this.#silenced.add(socket)
+  }
+
   /** Cut every connection (as a reset would); new ones are accepted. */
   drop (): void {
     for (const socket of this.#sockets) socket.destroy()
@@ -76,6 +85,7 @@ export class TcpProxy {
     // Chunks leave in arrival order, each no earlier than delayMs after it came in.
     let last = 0
     from.on('data', (chunk: Buffer) => {
+      if (this.#silenced.has(from)) return
       if (this.#blackhole) {
         this.#held.push(() => { if (!to.destroyed) to.write(chunk) })
         return
