@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import { Redis, type RedisOptions } from 'ioredis'
 import fancyCache from '../index.ts'
 import { FAILED, StoreGuard } from '../lib/guard.ts'
