@@ -1,18 +1,22 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type {
+  ContextConfigDefault, FastifyBaseLogger, FastifyInstance, FastifySchema, FastifyTypeProvider, FastifyTypeProviderDefault,
+  RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface,
+  RouteHandlerMethod, RouteOptions, RouteShorthandOptions, RouteShorthandOptionsWithHandler
+} from 'fastify'
 import { missingRedis, storeTimeout } from './lib/errors.ts'
 import { StoreGuard } from './lib/guard.ts'
 import { decorateReply } from './lib/request/handle.ts'
 import { createHooks } from './lib/request/hooks.ts'
 import { resolveAtRoute } from './lib/request/route.ts'
 import { kState } from './lib/request/state.ts'
-import { resolveOptions, type FancyCacheOptions, type ResolvedOptions, type RouteCacheConfig } from './lib/options.ts'
+import { resolveOptions, type FancyCacheOptions, type ResolvedOptions, type RouteCacheOption, type WithRouteCache } from './lib/options.ts'
 import { MemoryStore } from './lib/stores/memory.ts'
 import type { Store } from './lib/stores/store.ts'
 import type { ReplyCacheControl } from './lib/request/handle.ts'
 import { createApi, type FancyCacheApi } from './lib/api.ts'
 
-export type { AdminOptions, Body, FancyCacheOptions, RouteCacheConfig } from './lib/options.ts'
+export type { AdminOptions, Body, FancyCacheOptions, RouteCacheConfig, RouteCacheOption } from './lib/options.ts'
 export type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, Store, StoreSummary } from './lib/stores/store.ts'
 export type { MemoryStoreOptions } from './lib/stores/memory.ts'
 export type { L1Options, RedisStoreOptions } from './lib/stores/redis/store.ts'
@@ -34,7 +38,45 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** Cache this route's responses: `true`, a ttl in seconds, or settings (fastify-fancy-cache). */
-    fancyCache?: RouteCacheConfig | number | boolean
+    fancyCache?: RouteCacheOption
+  }
+  // One more signature per route method, whose `config.fancyCache` is typed with the route's own generics: with
+  // `app.get<{ Params: { id: string } }>(...)` its functions see `request.params.id` as a string, and a misspelt
+  // setting fails to compile (Fastify's own signatures infer the config's type from the literal instead).
+  interface RouteShorthandMethod<
+    RawServer extends RawServerBase = RawServerDefault,
+    RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+    RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+    TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
+    Logger extends FastifyBaseLogger = FastifyBaseLogger
+  > {
+    <RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+      const SchemaCompiler extends FastifySchema = FastifySchema>(
+      path: string,
+      opts: WithRouteCache<RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig,
+        SchemaCompiler, TypeProvider, Logger>, RouteGeneric, ContextConfig>,
+      handler: RouteHandlerMethod<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler,
+        TypeProvider, Logger>
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
+    <RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+      const SchemaCompiler extends FastifySchema = FastifySchema>(
+      path: string,
+      opts: WithRouteCache<RouteShorthandOptionsWithHandler<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig,
+        SchemaCompiler, TypeProvider, Logger>, RouteGeneric, ContextConfig>
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
+  }
+  interface FastifyInstance<
+    RawServer extends RawServerBase = RawServerDefault,
+    RawRequest extends RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
+    RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
+    Logger extends FastifyBaseLogger = FastifyBaseLogger,
+    TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault
+  > {
+    route<RouteGeneric extends RouteGenericInterface = RouteGenericInterface, ContextConfig = ContextConfigDefault,
+      const SchemaCompiler extends FastifySchema = FastifySchema>(
+      opts: WithRouteCache<RouteOptions<RawServer, RawRequest, RawReply, RouteGeneric, ContextConfig, SchemaCompiler,
+        TypeProvider, Logger>, RouteGeneric, ContextConfig>
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
   }
 }
 

@@ -1,6 +1,6 @@
 import Type, { type TSchema } from 'typebox'
 import Value from 'typebox/value'
-import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify'
+import type { FastifyContextConfig, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify'
 import type { Redis, Cluster } from 'ioredis'
 import { invalidOption, invalidRouteConfig } from './errors.ts'
 import type { Store } from './stores/store.ts'
@@ -59,6 +59,11 @@ export type Freshness = 'route' | 'headers'
  */
 export type RouteCacheOption<RouteGeneric extends RouteGenericInterface = RouteGenericInterface> =
   (RouteCacheConfig<RouteGeneric> & object) | number | boolean
+
+/** Fastify's route options with `config.fancyCache` typed for the route's generics; the rest as Fastify has them. */
+export type WithRouteCache<Options, RouteGeneric extends RouteGenericInterface, ContextConfig> = Omit<Options, 'config'> & {
+  config?: Omit<FastifyContextConfig, 'fancyCache'> & { fancyCache?: RouteCacheOption<RouteGeneric> } & ContextConfig
+}
 
 /** The admin page's options (`admin: true` takes all defaults). */
 export interface AdminOptions {

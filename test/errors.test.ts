@@ -30,7 +30,7 @@ test('l1 with the memory store fails at start-up naming l1 and store: \'redis\''
   for (const options of [{ l1: true }, { l1: { maxEntries: 10 } }, { store: 'memory' as const, l1: true }]) {
     const app = Fastify()
     app.register(fancyCache, options)
-    await assert.rejects(app.ready(), {
+    await assert.rejects(async () => { await app.ready() }, {
       code: 'FANCY_CACHE_ERR_INVALID_OPTION',
       message: /l1 is an in-process tier in front of Redis, so it needs store: 'redis' \(got store: 'memory'\)/
     })
