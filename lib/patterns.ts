@@ -1,7 +1,8 @@
 import { invalidArgument } from './errors.ts'
 
-/** Most patterns (or tags) one call takes, and their longest: more is an error, so one call's work is bounded. */
+/** Most patterns (or tags, or URLs) one API call takes: more is an error, so one call's work is bounded. */
 export const MAX_PATTERNS = 1000
+/** Longest pattern (or tag, or URL) one API call takes, in characters. */
 export const MAX_PATTERN_LENGTH = 4096
 
 /**

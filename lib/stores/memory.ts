@@ -13,8 +13,9 @@ export interface MemoryStoreOptions {
   /** Most entries (variants) kept; least recently used ones are evicted first. Default 10000. */
   maxEntries?: number
   /**
-   * Most bytes kept: bodies, headers, keys, remembered URLs, the tag index and stats records, each with the fixed
-   * per-record overhead in `RECORD_BYTES`. Default 64 MiB.
+   * Most bytes kept: bodies, headers, keys, remembered URLs, the tag index and stats records (at most an eighth),
+   * each with the fixed per-record overhead in `RECORD_BYTES`. Default 64 MiB. The record of recent purges comes on
+   * top, bounded on its own (4,096 purges, 256 KiB of keys, tags and patterns).
    */
   maxBytes?: number
 }
