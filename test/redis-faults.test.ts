@@ -147,3 +147,16 @@ test('clear() deletes only this namespace: foreign keys survive', async () => {
   assert.equal(await app.redis.get(`other:{${namespace}}`), 'kept')
   assert.equal((await app.inject('/p/1')).headers['cache-status'], 'fancy-cache; fwd=miss; stored')
 })
+
+test('CLIENT PAUSE WRITE on Redis: hits go on while writes wait, and no request waits past its bound', { timeout: 60_000 }, async (t) => {
+  const { app } = await faultyApp()
+  for (let n = 0; n < 20; n++) await app.inject(`/p/${n}`)
+  await server.cli('CLIENT', 'PAUSE', '1500', 'WRITE')
+  const outcomes = await load(app, sleep(1000))
+  const hits = outcomes.filter((o) => o.cache.includes('hit')).length
+  const slowest = Math.max(...outcomes.map((o) => o.ms))
+  t.diagnostic(`${outcomes.length} requests while writes were paused: ${hits} hits, slowest ${slowest.toFixed(0)} ms`)
+  assert.ok(outcomes.every((o) => o.status === 200))
+  assert.equal(hits, outcomes.length, 'every stored page is still a hit')
+  assert.ok(slowest < 3 * STORE_TIMEOUT + HANDLER_MS + 2000, `slowest request took ${slowest} ms`)
+})

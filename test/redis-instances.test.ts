@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fancyCache, { type FancyCacheOptions } from '../index.ts'
 import { shardOf } from '../lib/stores/redis/codec.ts'
 import type { RedisStore } from '../lib/stores/redis/store.ts'
+import { eventually } from './helpers/app.ts'
 import { RedisServer } from './helpers/redis-server.ts'
 
 let server: RedisServer
@@ -22,7 +23,7 @@ after(async () => {
 })
 
 /** Two instances of one app (A and B) sharing a Redis and a namespace; `runs` counts handler runs across both. */
-async function twoInstances (options: FancyCacheOptions = {}, handlerMs = 0) {
+async function twoInstances (options: FancyCacheOptions = {}, handlerMs = 0, body?: () => string) {
   const namespace = `instances-${++namespaces}`
   let runs = 0
   const make = async () => {
@@ -33,7 +34,7 @@ async function twoInstances (options: FancyCacheOptions = {}, handlerMs = 0) {
     app.get('/*', { config: { fancyCache: true } }, async (request) => {
       runs++
       if (handlerMs > 0) await sleep(handlerMs)
-      return `${request.url} rendered at ${Date.now()}`
+      return body?.() ?? `${request.url} rendered at ${Date.now()}`
     })
     await app.ready()
     return app
@@ -81,8 +82,9 @@ test('when the instance holding the lock dies, the others take over instead of w
   await a.inject('/orphan')
   const [entry] = await collect(a, '/orphan')
   await a.fancyCache.purgeKey(entry!.key)
-  // The lock a crashed process left behind while regenerating the page: it expires, and a waiter regenerates.
-  await a.redis.set(`${namespace}:{${shardOf(entry!.key)}}:l:${entry!.key}`, 'a dead process', 'PX', 300)
+  // The lock a crashed process left behind while regenerating the page (variant '': the page does not vary): it
+  // expires, and a waiter regenerates.
+  await a.redis.set(`${namespace}:{${shardOf(entry!.key)}}:l:${entry!.key}:`, 'a dead process', 'PX', 300)
   const response = await a.inject('/orphan')
   assert.equal(response.statusCode, 200)
   assert.equal(response.headers['cache-status'], 'fancy-cache; fwd=miss; stored')
@@ -138,6 +140,32 @@ test('L1: a page regenerated on A replaces B\'s L1 copy', async () => {
   assert.notEqual(second.body, first.body)
   await sleep(50)
   assert.equal((await b.inject('/page')).body, second.body)
+})
+
+test('soft purge on A with L1: B answers at once from the old copy, one regeneration in total, then the new page', async () => {
+  let version = 1
+  const { a, b, runs } = await twoInstances({ l1: true }, 0, () => `version ${version}`)
+  for (const app of [a, b]) {
+    const store = app.fancyCache.store as RedisStore
+    for (let i = 0; i < 200 && !store.l1Active; i++) await sleep(10)
+  }
+  await a.inject('/soft')
+  await sleep(50)
+  assert.equal((await b.inject('/soft')).body, 'version 1')
+  assert.ok(b.fancyCache.store.peek?.(((await collect(a, '/soft'))[0]!).key, '') !== undefined, 'B holds the page in L1')
+  version = 2
+  assert.equal(await a.fancyCache.purgeUrls('/soft', { soft: true }), 1)
+  // B's L1 learns of the purge through pub/sub, within a few milliseconds (the L1 test above bounds it at 100 ms).
+  const purged = Date.now()
+  let stale = await b.inject('/soft')
+  while (/^fancy-cache; hit; ttl=\d+$/.test(String(stale.headers['cache-status'])) && Date.now() - purged < 100) {
+    await sleep(2)
+    stale = await b.inject('/soft')
+  }
+  assert.equal(stale.body, 'version 1')
+  assert.match(String(stale.headers['cache-status']), /stale/)
+  await eventually(async () => (await a.inject('/soft')).body === 'version 2' && (await b.inject('/soft')).body === 'version 2', 3000)
+  assert.equal(runs(), 2)
 })
 
 async function collect (app: FastifyInstance, pattern: string) {
