@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 // Headers that describe one connection, not the response (RFC 9110 §7.6.1), plus those the cache sets per reply.
+// Date is stored: a hit replays the Date of the response it stores (RFC 9110 §6.6.1), and Age counts from it.
 const NOT_STORED = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'set-cookie', 'content-length', 'age', 'cache-status', 'date'
+  'transfer-encoding', 'upgrade', 'set-cookie', 'content-length', 'age', 'cache-status'
 ])
 const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-http-method-override']
 const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:private|no-store|no-cache)\s*(?:[=,]|$)/i

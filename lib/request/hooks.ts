@@ -9,7 +9,9 @@ import { checkTags } from './handle.ts'
 import { bypasses, freshnessOf, isEntry, keyOf, prefixOf, REFRESH_HEADER } from './lookup.ts'
 import { HIT_DETAIL, OUTCOMES, report, type Outcome } from './outcomes.ts'
 import { Refresher } from './refresh.ts'
+import { wantsPartial } from './partial.ts'
 import { processAlways, sendHit, writeHit } from './replay.ts'
+import { askConditionally, clientAccepts, clientDirectives } from './revalidate.ts'
 import { dropHooks, isCachedRoute, learnHooks, routeOf, type CachedRoute } from './route.ts'
 import { kState, newState, stateOf, type State, type StatefulRequest } from './state.ts'
 import { finishMiss, type MissContext } from './store.ts'
@@ -38,6 +40,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   // Only stores the plugin built itself are trusted with an unguarded, synchronous peek.
   const peek = typeof options.store === 'object' || store.peek === undefined ? undefined : store.peek.bind(store)
   const crossProcess = store.lock !== undefined && store.unlock !== undefined
+  const honorRequest = options.honorRequestCacheControl
 
   function count (route: CachedRoute, key: string) {
     if (route.rememberStats) call(() => store.count(key, 'hits'), true).catch(() => {})
@@ -53,7 +56,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     report(outcome, request, key)
     const hooks = route.hooks!
     if (outcome === 'hit' && hooks.soleOnSend && route.postProcessResponseAlways === undefined &&
-      request.headers['if-none-match'] === undefined) {
+      request.headers['if-none-match'] === undefined && !wantsPartial(request)) {
       writeHit(request, reply, entry, !hooks.firstOnRequest)
       return true
     }
@@ -66,6 +69,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   /** A fresh hit from process memory, for routes whose key needs no function of the user's: no promise at all. */
   function quickHit (request: FastifyRequest, reply: FastifyReply, route: CachedRoute): boolean {
     if (route.keyPrefix !== undefined || bypasses(request, route, cookies)) return false
+    if (honorRequest && route.freshness === 'headers' && request.headers['cache-control'] !== undefined) return false
     const key = keyOf(request, route, '')
     const vary = route.varyHint
     const found = peek!(key, variantOf(request, vary))
@@ -110,20 +114,36 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     }
     const state = newState(route, key, variant, vary)
     ;(request as StatefulRequest)[kState] = state
-    if (refresh !== undefined) return regenerate(request, reply, state, refresh.key === key && refresh.variant === variant ? refresh.flight : undefined)
     const failed = found === FAILED
     const candidate = found === FAILED ? undefined : found?.entry
     const entry = isEntry(candidate) ? candidate : undefined
+    // In 'headers' mode a stale entry is revalidated: the handler is asked whether it changed.
+    const standards = route.freshness === 'headers'
+    if (refresh !== undefined) {
+      if (standards) state.validating = entry
+      return regenerate(request, reply, state, refresh.key === key && refresh.variant === variant ? refresh.flight : undefined)
+    }
+    const client = standards && honorRequest ? clientDirectives(request) : undefined
     if (entry !== undefined) {
-      const freshness = freshnessOf(entry, route, Date.now())
-      if (freshness === 'fresh') return hit(request, reply, route, key, entry, 'hit', state)
-      if (freshness === 'revalidate') {
+      const now = Date.now()
+      const freshness = freshnessOf(entry, route, now)
+      if (client === undefined ? freshness === 'fresh' : entry.softPurged !== true && clientAccepts(entry, route, client, now)) {
+        return hit(request, reply, route, key, entry, 'hit', state)
+      }
+      if (freshness === 'revalidate' && client === undefined) {
         refresher.start(request, key, variant, `${key}\0${variant}`)
         return hit(request, reply, route, key, entry, 'staleWhileRevalidate', state)
       }
       if (freshness === 'if-error') state.stale = entry
+      if (standards) state.validating = entry
     }
-    if (request.method === 'HEAD') {
+    if (client?.onlyIfCached === true) {
+      // RFC 9111 §5.2.1.7: nothing stored satisfies the request, and the client does not want the handler to run.
+      state.mode = 'pass'
+      reply.code(504).send()
+      return true
+    }
+    if (request.method === 'HEAD' || client?.noStore === true) {
       // A HEAD never leads or stores: its response has no body to keep.
       state.mode = 'pass'
       return
@@ -216,6 +236,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   /** Before the handler: the purge generation the entry will be checked against, and the route's tags. */
   async function prepare (request: FastifyRequest, state: State, failed: boolean): Promise<undefined> {
     state.mode = 'miss'
+    if (state.validating !== undefined && !askConditionally(request, state.validating)) state.validating = undefined
     if (!failed) {
       const epoch = await call(() => store.epoch())
       state.epoch = epoch === FAILED ? undefined : String(epoch)

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { bypassingCookie, requestBypass, type CookieRule } from '../http/headers.ts'
 import { baseKey } from '../http/key.ts'
 import type { CacheEntry } from '../stores/store.ts'
+import { staleFreshness } from './revalidate.ts'
 import type { CachedRoute } from './route.ts'
 
 /** The header a background regeneration carries, with a one-time token only this process knows. */
@@ -48,11 +49,12 @@ export type Freshness = 'fresh' | 'revalidate' | 'if-error' | 'expired'
 /**
  * Fresh until `expiresAt`; then servable while one request regenerates it for the route's stale-while-revalidate
  * window (or, once soft-purged, until the store's `staleUntil`); then servable only instead of a 5xx for the
- * stale-if-error window.
+ * stale-if-error window. In `'headers'` mode the windows are the entry's own.
  */
 export function freshnessOf (entry: CacheEntry, route: CachedRoute, now: number): Freshness {
   if (entry.softPurged === true) return entry.staleUntil > now ? 'revalidate' : 'expired'
   if (entry.expiresAt > now) return 'fresh'
+  if (route.freshness === 'headers') return staleFreshness(entry, route, now)
   if (entry.expiresAt + route.staleWhileRevalidate * 1000 > now) return 'revalidate'
   if (entry.expiresAt + route.staleIfError * 1000 > now) return 'if-error'
   return 'expired'

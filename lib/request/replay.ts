@@ -3,6 +3,8 @@ import { etagMatches, isTextual } from '../http/headers.ts'
 import type { Body } from '../options.ts'
 import type { CacheEntry } from '../stores/store.ts'
 import { OUTCOMES } from './outcomes.ts'
+import { sendPartial } from './partial.ts'
+import { OWN_FIELD } from './revalidate.ts'
 import type { CachedRoute } from './route.ts'
 
 /** Whole seconds since the entry was stored (its `Age`). */
@@ -34,6 +36,7 @@ function headOf (entry: CacheEntry): Head {
     const list: string[] = []
     for (const name in entry.headers) {
       const value = entry.headers[name]!
+      if (name === OWN_FIELD) continue
       if (typeof value === 'string') list.push(name, value)
       else for (const one of value) list.push(name, one)
     }
@@ -92,7 +95,7 @@ function mergeHead (mine: string[], stored: string[]): string[] {
 export function replayHeaders (reply: FastifyReply, entry: CacheEntry, detail: string): void {
   const now = Date.now()
   reply.code(entry.status)
-  for (const name in entry.headers) if (!reply.hasHeader(name)) reply.header(name, entry.headers[name])
+  for (const name in entry.headers) if (!reply.hasHeader(name) && name !== OWN_FIELD) reply.header(name, entry.headers[name])
   reply.header('age', String(ageOf(entry, now)))
   reply.header('cache-status', `${HIT}; ttl=${ttlOf(entry, now)}${detail}`)
 }
@@ -126,5 +129,6 @@ export async function sendHit (request: FastifyRequest, reply: FastifyReply, ent
     reply.send()
     return
   }
+  if (sendPartial(request, reply, body)) return
   reply.send(body)
 }

@@ -31,6 +31,8 @@ export interface State {
   noStore: boolean
   /** A background regeneration: the key it must store under. */
   refreshOf: string | undefined
+  /** The stored entry the handler was asked about conditionally: a 304 refreshes it (`'headers'` mode). */
+  validating: CacheEntry | undefined
 }
 
 export const kState = Symbol('fancy-cache state')
@@ -56,6 +58,7 @@ export function newState (route: CachedRoute, key: string, variant: string, vary
     tags: undefined,
     ttl: undefined,
     noStore: false,
-    refreshOf: undefined
+    refreshOf: undefined,
+    validating: undefined
   }
 }

@@ -1,14 +1,19 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { FAILED, type Guarded } from '../guard.ts'
-import { cacheHeaders, headersToStore, storableHeaders } from '../http/headers.ts'
+import type { FreshnessResult } from '../http/freshness.ts'
+import { cacheHeaders, headersToStore, httpDate, storableHeaders } from '../http/headers.ts'
 import { etagOf, parseVary, pathTag, sameList, variantOf } from '../http/key.ts'
 import type { Body, ResolvedOptions } from '../options.ts'
 import type { CacheEntry, Store } from '../stores/store.ts'
 import type { Flights } from './flights.ts'
 import { HIT_DETAIL, OUTCOMES, report, type Outcome } from './outcomes.ts'
 import { processAlways, replayHeaders, toBody } from './replay.ts'
+import { partOfMiss } from './partial.ts'
 import type { CachedRoute } from './route.ts'
 import type { State } from './state.ts'
+import {
+  applyNotModified, entryTimes, headersPolicy, originValidator, OWN_FIELD, storableInHeadersMode, storedAtOf
+} from './revalidate.ts'
 
 /** What the miss stage needs from the plugin. */
 export interface MissContext {
@@ -27,13 +32,15 @@ function setStatus (request: FastifyRequest, reply: FastifyReply, state: State, 
 }
 
 /** Why a response is not stored, or `undefined` when it may be. Decided on the headers as they are now. */
-function unstorable (reply: FastifyReply, state: State, payload: unknown, maxBodyBytes: number): string | undefined {
+function unstorable (reply: FastifyReply, state: State, payload: unknown, maxBodyBytes: number,
+  policy: FreshnessResult | undefined): string | undefined {
   const ttl = state.ttl ?? state.route.ttl
-  if (state.noStore || ttl === 0) return 'not-stored'
-  if (!state.route.statusCodes.has(reply.statusCode)) return 'status'
+  if (state.noStore || (policy === undefined ? ttl === 0 : !policy.store)) return 'not-stored'
+  // A part of a response is never stored: ranges are answered from full ones.
+  if (!state.route.statusCodes.has(reply.statusCode) || reply.statusCode === 206) return 'status'
   if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return 'stream'
   if (Buffer.byteLength(payload) > maxBodyBytes) return 'too-big'
-  if (!storableHeaders(reply.getHeaders())) return 'headers'
+  if (!(policy === undefined ? storableHeaders : storableInHeadersMode)(reply.getHeaders())) return 'headers'
   return undefined
 }
 
@@ -70,17 +77,24 @@ export async function finishMiss (ctx: MissContext, request: FastifyRequest, rep
     release(ctx, state, 'failed')
     return serveStaleOnError(request, reply, state, state.stale)
   }
-  if (state.mode === 'pass' || unstorable(reply, state, payload, ctx.options.maxBodyBytes) !== undefined) {
+  const validated = state.validating !== undefined && reply.statusCode === 304
+  if (validated) payload = applyNotModified(reply, state, state.validating!)
+  const now = Date.now()
+  const policy = route.freshness === 'headers' && state.mode !== 'pass' ? headersPolicy(request, reply, state, now) : undefined
+  if (state.mode === 'pass' || unstorable(reply, state, payload, ctx.options.maxBodyBytes, policy) !== undefined) {
+    reply.removeHeader(OWN_FIELD)
     setStatus(request, reply, state, state.epoch === undefined && state.mode === 'miss' ? 'storeError' : 'miss')
     release(ctx, state, 'uncacheable')
     return sendable(route, payload, request, reply)
   }
   let body: Body = payload as string | Buffer
-  if (route.postProcessResponse !== undefined) {
+  // A revalidated body is the stored one, already post-processed.
+  if (route.postProcessResponse !== undefined && !validated) {
     body = await route.postProcessResponse(toBody(Buffer.from(body), reply.getHeader('content-type')), request, reply)
   }
   const bytes = typeof body === 'string' ? Buffer.from(body) : body
-  const entry = buildEntry(ctx, request, reply, state, bytes)
+  const entry = buildEntry(ctx, request, reply, state, bytes, now, policy)
+  reply.removeHeader(OWN_FIELD)
   const vary = parseVary(reply.getHeader('vary'))
   if (!sameList(vary, state.vary)) {
     route.varyHint = vary
@@ -104,14 +118,18 @@ export async function finishMiss (ctx: MissContext, request: FastifyRequest, rep
     if (route.rememberStats) ctx.call(() => ctx.store.count(state.key, 'misses'), true).catch(() => {})
     watchLateHeaders(ctx, reply, state)
   }
-  return sendable(route, bytes, request, reply)
+  return partOfMiss(request, reply, await sendable(route, bytes, request, reply))
 }
 
-function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyReply, state: State, bytes: Buffer): CacheEntry {
+function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyReply, state: State, bytes: Buffer,
+  now: number, policy: FreshnessResult | undefined): CacheEntry {
   const route = state.route
   const ttl = state.ttl ?? route.ttl
-  const now = Date.now()
-  if (ctx.options.cacheHeaders) cacheHeaders(reply, ttl, now, route.keyPrefix !== undefined)
+  // In 'headers' mode the app's Cache-Control is the policy: it is never rewritten.
+  if (ctx.options.cacheHeaders && policy === undefined) cacheHeaders(reply, ttl, now, route.keyPrefix !== undefined)
+  // The miss and every hit send the same Date: the one of the response as stored (RFC 9110 §6.6.1).
+  if (!reply.hasHeader('date')) reply.header('date', httpDate(Math.floor(now / 1000)))
+  const validator = policy !== undefined && originValidator(reply.getHeaders())
   if (!reply.hasHeader('etag')) reply.header('etag', etagOf(bytes))
   const userTags = state.tags
   if (ctx.options.tagsHeader !== false && userTags !== undefined && userTags.length > 0) {
@@ -122,9 +140,13 @@ function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyRe
     headers: headersToStore(reply, state.own),
     body: bytes,
     etag: String(reply.getHeader('etag')),
-    storedAt: now,
-    expiresAt: now + ttl * 1000,
-    staleUntil: now + (ttl + Math.max(route.staleWhileRevalidate, route.staleIfError)) * 1000
+    ...(policy === undefined
+      ? {
+          storedAt: storedAtOf(reply.getHeaders(), now),
+          expiresAt: now + ttl * 1000,
+          staleUntil: now + (ttl + Math.max(route.staleWhileRevalidate, route.staleIfError)) * 1000
+        }
+      : entryTimes(policy, now, validator))
   }
 }
 
