@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { test } from 'node:test'
 import Fastify from 'fastify'
 import fancyCache, { MemoryStore, type Store } from '../index.ts'
+import { FAILED, StoreGuard } from '../lib/guard.ts'
 import { sleep } from './helpers/app.ts'
 
 type Mode = 'ok' | 'reject' | 'hang' | 'garbage'
@@ -111,4 +112,61 @@ test('a custom store object is used as given', async () => {
   await app.inject('/page')
   assert.ok(state.calls > 0)
   assert.equal(app.fancyCache.store, store)
+})
+
+/** A logger that keeps warnings and info lines, for the guard's own tests. */
+function guardLog () {
+  const warnings: string[] = []
+  const infos: string[] = []
+  const log = {
+    warn: (_obj: unknown, msg: string) => { warnings.push(msg) },
+    info: (msg: string) => { infos.push(msg) }
+  }
+  return { warnings, infos, log: log as unknown as ConstructorParameters<typeof StoreGuard>[1] }
+}
+
+test('guard: failing writes open the write breaker only; reads still reach the store', async () => {
+  const { log, warnings } = guardLog()
+  const guard = new StoreGuard(50, log)
+  let writes = 0
+  let reads = 0
+  for (let i = 0; i < 10; i++) {
+    assert.equal(await guard.call(async () => { writes++; throw new Error('OOM command not allowed') }, { write: true }), FAILED)
+    assert.equal(await guard.call(async () => { reads++; return 'hit' }), 'hit')
+  }
+  assert.equal(writes, 3, 'the write breaker opened after three failures')
+  assert.equal(reads, 10, 'reads were never skipped')
+  assert.equal(guard.health.circuitOpen, true)
+  assert.equal(warnings.length, 1)
+})
+
+test('guard: a store failing now and then is one outage with one warning, recovered after a quiet second', async () => {
+  const { log, warnings, infos } = guardLog()
+  const guard = new StoreGuard(50, log)
+  for (let i = 0; i < 6; i++) {
+    await guard.call(async () => { throw new Error('flaky') })
+    await guard.call(async () => 'ok')
+  }
+  assert.equal(warnings.length, 1)
+  assert.equal(infos.length, 0, 'not recovered while failures keep coming')
+  assert.equal(guard.health.up, false)
+  await sleep(1100)
+  await guard.call(async () => 'ok')
+  assert.equal(infos.length, 1)
+  assert.equal(guard.health.up, true)
+})
+
+test('guard: a reply that comes after the timeout goes to late(); an op that throws at once fails open', async () => {
+  const guard = new StoreGuard(30, guardLog().log)
+  const late: boolean[] = []
+  const result = await guard.call(async () => {
+    await sleep(100)
+    return true
+  }, { write: true, late: (taken) => late.push(taken) })
+  assert.equal(result, FAILED)
+  await sleep(120)
+  assert.deepEqual(late, [true])
+  assert.equal(await guard.call(async () => true, { late: () => late.push(false) }), true)
+  assert.deepEqual(late, [true], 'late() is only for replies that missed the deadline')
+  assert.equal(await guard.call(() => { throw new Error('synchronous') }), FAILED)
 })
