@@ -1,4 +1,4 @@
-import type { CacheEntry, Lookup } from './store.ts'
+import type { CacheEntry, EntryMeta, Lookup } from './store.ts'
 
 /**
  * The bookkeeping the memory store counts toward `maxBytes` per record on top of its strings and bodies (object
@@ -127,5 +127,30 @@ export class VariantList {
 
   clear (): void {
     this.head.next = this.head.prev = this.head
+  }
+}
+
+/** Bytes of a key's own record. */
+export function keyBytes (key: string, vary: string[]): number {
+  let bytes = key.length + RECORD_BYTES.key
+  for (const name of vary) bytes += name.length + 8
+  return bytes
+}
+
+/** The most bytes a write can leave under its key alone, whatever else is evicted to make room. */
+export function ownBytes (group: Group | undefined, key: string, meta: EntryMeta): number {
+  let bytes = group === undefined ? keyBytes(key, meta.vary) : group.bytes + group.tags.length * RECORD_BYTES.tagged
+  if (meta.url !== undefined && group?.url === undefined) bytes += meta.url.length + RECORD_BYTES.url
+  for (const tag of meta.tags ?? []) bytes += tag.length + RECORD_BYTES.tag + RECORD_BYTES.tagged
+  return bytes
+}
+
+/** The entry as a soft purge leaves it: stale from `now`, servable for at least `graceMs` or its own stale window. */
+export function softened (entry: CacheEntry, now: number, graceMs: number): CacheEntry {
+  return {
+    ...entry,
+    softPurged: true,
+    expiresAt: Math.min(entry.expiresAt, now),
+    staleUntil: now + Math.max(graceMs, entry.staleUntil - entry.expiresAt)
   }
 }

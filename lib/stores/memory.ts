@@ -1,6 +1,6 @@
 import { PurgeLog } from './memory-purges.ts'
 import { SeqIndex } from './memory-index.ts'
-import { entryBytes, RECORD_BYTES, Variant, VariantList, type Group } from './memory-lru.ts'
+import { entryBytes, keyBytes, ownBytes, RECORD_BYTES, softened, Variant, VariantList, type Group } from './memory-lru.ts'
 import { TagIndex } from './memory-tags.ts'
 import type {
   CacheEntry, EntryMeta, KeyDetail, Lookup, PurgeOptions, RememberedEntry, ScanPage, Stats, Store, StoreHealth, StoreSummary
@@ -256,12 +256,7 @@ export class MemoryStore implements Store {
         this.#dropVariant(v, false)
         continue
       }
-      v.update({
-        ...entry,
-        softPurged: true,
-        expiresAt: Math.min(entry.expiresAt, now),
-        staleUntil: now + Math.max(graceMs, entry.staleUntil - entry.expiresAt)
-      })
+      v.update(softened(entry, now, graceMs))
     }
     return true
   }
@@ -310,20 +305,6 @@ export class MemoryStore implements Store {
     if (group.url !== undefined) this.#remembered.remove(group)
     this.#bytes -= this.#tags.remove(group)
   }
-}
-
-function keyBytes (key: string, vary: string[]): number {
-  let bytes = key.length + RECORD_BYTES.key
-  for (const name of vary) bytes += name.length + 8
-  return bytes
-}
-
-/** The most bytes a write can leave under its key alone, whatever else is evicted to make room. */
-function ownBytes (group: Group | undefined, key: string, meta: EntryMeta): number {
-  let bytes = group === undefined ? keyBytes(key, meta.vary) : group.bytes + group.tags.length * RECORD_BYTES.tagged
-  if (meta.url !== undefined && group?.url === undefined) bytes += meta.url.length + RECORD_BYTES.url
-  for (const tag of meta.tags ?? []) bytes += tag.length + RECORD_BYTES.tag + RECORD_BYTES.tagged
-  return bytes
 }
 
 function sameList (a: string[], b: string[]): boolean {
