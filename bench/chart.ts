@@ -1,33 +1,27 @@
-// The chart of a run as SVG text: one bar per row (req/s relative to row a) and a dashed line at each row's target.
-import type { Results, RowResult } from './report.ts'
+// The chart of a run as SVG text: one bar per row (req/s relative to the bare route) with its server µs per request,
+// and a dashed line at each ratio target (the miss row's target is in µs, written under its bar).
+import { targetValue, type Results, type RowResult } from './report.ts'
+import { ROWS } from './rows.ts'
 
-const SHORT: Record<string, string> = {
-  a: 'bare route',
-  b: '20 ms handler',
-  c: 'memory hit',
-  d: 'Redis hit',
-  e: 'Redis + L1 hit',
-  f: 'miss',
-  g: 'hit + stats',
-  h: 'Varnish hit'
-}
+const SHORT = new Map<string, string>(ROWS.map((row) => [row.id, row.short]))
 
 const escape = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 function targetRatio (row: RowResult, rows: RowResult[]): number | null {
-  if (row.target === null) return null
-  const of = rows.find((r) => r.id === row.target!.of)
-  return of?.ratio === null || of?.ratio === undefined ? null : of.ratio * row.target.ratio
+  const target = row.target
+  if (target === null || target.kind !== 'ratio') return null
+  const of = rows.find((r) => r.id === target.of)
+  return of?.ratio === null || of?.ratio === undefined ? null : of.ratio * target.min
 }
 
 export function chart (results: Results): string {
   const { rows, machine } = results
-  const width = 800
+  const width = 1040
   const height = 420
   const left = 56
   const right = 16
   const top = 70
-  const bottom = 70
+  const bottom = 96
   const plotW = width - left - right
   const plotH = height - top - bottom
   const highest = Math.max(1.1, ...rows.map((r) => r.ratio ?? 0), ...rows.map((r) => targetRatio(r, rows) ?? 0))
@@ -41,9 +35,10 @@ export function chart (results: Results): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
       'font-family="system-ui, sans-serif" font-size="12">',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="${left}" y="24" font-size="16" font-weight="bold">fastify-fancy-cache: req/s relative to a bare Fastify route (row a)</text>`,
+    `<text x="${left}" y="24" font-size="16" font-weight="bold">fastify-fancy-cache: req/s relative to a bare Fastify route, server CPU µs per request</text>`,
     `<text x="${left}" y="44" fill="#555">${escape(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ` +
-      `${results.settings.connections} connections, ${results.settings.durationSeconds} s per row, ${machine.date.slice(0, 10)}`)}</text>`
+      `${machine.loadGenerator}, ${results.settings.connections} connections, ${results.settings.durationSeconds} s per row, ` +
+      `${results.settings.rounds} round(s), commit ${machine.commit ?? '?'}, ${machine.date.slice(0, 16).replace('T', ' ')} UTC`)}</text>`
   ]
   for (let tick = 0; tick <= yMax + 1e-9; tick += step) {
     const ty = y(tick).toFixed(1)
@@ -54,7 +49,7 @@ export function chart (results: Results): string {
     const cx = left + slot * i + slot / 2
     const x = cx - barW / 2
     if (row.ratio === null) {
-      out.push(`<text x="${cx}" y="${y(0) - 8}" text-anchor="middle" fill="#999">skipped</text>`)
+      out.push(`<text x="${cx}" y="${y(0) - 8}" text-anchor="middle" fill="#999">${row.skipped?.startsWith('n/a') === true ? 'n/a' : 'skipped'}</text>`)
     } else {
       const met = row.target?.met
       const fill = met === true ? '#3a7d44' : met === false ? '#c0392b' : '#4a6fa5'
@@ -62,6 +57,12 @@ export function chart (results: Results): string {
         `height="${(y(0) - y(row.ratio)).toFixed(1)}" fill="${fill}"><title>${escape(`${row.id}. ${row.title}: ` +
         `${Math.round(row.reqPerSec ?? 0)} req/s, p50 ${row.p50?.toFixed(2)} ms, p99 ${row.p99?.toFixed(2)} ms`)}</title></rect>`,
       `<text x="${cx}" y="${(y(row.ratio) - 5).toFixed(1)}" text-anchor="middle">${row.ratio.toFixed(2)}</text>`)
+      if (row.serverMicrosPerRequest !== null) {
+        out.push(`<text x="${cx}" y="${y(0) + 64}" text-anchor="middle" fill="#555">${row.serverMicrosPerRequest.toFixed(1)} µs</text>`)
+      }
+      if (row.target?.kind === 'extra-micros') {
+        out.push(`<text x="${cx}" y="${y(0) + 78}" text-anchor="middle" fill="#555">${escape(targetValue(row.target))} (≤ +${row.target.max})</text>`)
+      }
     }
     const target = targetRatio(row, rows)
     if (target !== null) {
@@ -69,8 +70,8 @@ export function chart (results: Results): string {
       out.push(`<line x1="${(x - 6).toFixed(1)}" x2="${(x + barW + 6).toFixed(1)}" y1="${ty}" y2="${ty}" ` +
         'stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>')
     }
-    out.push(`<text x="${cx}" y="${y(0) + 18}" text-anchor="middle" font-weight="bold">${row.id}</text>`,
-      `<text x="${cx}" y="${y(0) + 34}" text-anchor="middle" fill="#333">${escape(SHORT[row.id] ?? row.title)}</text>`)
+    out.push(`<text x="${cx}" y="${y(0) + 18}" text-anchor="middle" font-weight="bold">${escape(row.id)}</text>`,
+      `<text x="${cx}" y="${y(0) + 34}" text-anchor="middle" fill="#333">${escape(SHORT.get(row.id) ?? row.title)}</text>`)
   })
   const ly = height - 14
   out.push(`<line x1="${left}" x2="${left + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>`,

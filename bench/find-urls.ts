@@ -30,7 +30,7 @@ async function seed (store: Store, urls: number, concurrency: number): Promise<v
     const batch: Promise<boolean>[] = []
     for (let i = start; i < Math.min(urls, start + concurrency); i++) {
       const url = urlOf(i)
-      batch.push(store.set(hash('sha256', url, 'base64url'), '', entry(now), { vary: [], epoch, url }))
+      batch.push(store.set(hash('sha256', url, 'base64url'), '', entry(now), { vary: [], epoch, url, maxVariants: 1 }))
     }
     await Promise.all(batch)
   }

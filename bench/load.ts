@@ -1,4 +1,7 @@
-// The load generator: autocannon as a library, in the driver's process (the app under test runs in its own).
+// The load generators. wrk (C, one thread) is the default when it is installed: it leaves more of the machine's two
+// cores to the app than autocannon, which runs as a library in the driver's process and is the fallback.
+import { spawn } from 'node:child_process'
+import { rmSync, writeFileSync } from 'node:fs'
 import { Agent, get } from 'node:http'
 import autocannon from 'autocannon'
 
@@ -6,14 +9,18 @@ import autocannon from 'autocannon'
 export interface Measurement {
   /** Completed 2xx responses per second over the run. */
   reqPerSec: number
-  /** Latency percentiles in milliseconds, from every response's own timing (autocannon's histogram is whole ms). */
+  /** Latency percentiles in milliseconds. */
   p50: number
   p99: number
   requests: number
   errors: number
   non2xx: number
   seconds: number
+  /** CPU time (user + system) the load generator used, microseconds. */
+  clientCpuMicros: number
 }
+
+export type Generator = 'wrk' | 'autocannon'
 
 export interface LoadOptions {
   url: string
@@ -22,6 +29,13 @@ export interface LoadOptions {
   duration: number
   /** Replace `[<id>]` in the URL with a fresh id per request (every request a new cache key). */
   idReplacement?: boolean
+  generator: Generator
+  /** The wrk executable (`generator: 'wrk'`). */
+  wrk?: string
+}
+
+export function load (options: LoadOptions): Promise<Measurement> {
+  return options.generator === 'wrk' ? wrkLoad(options) : autocannonLoad(options)
 }
 
 function percentile (sorted: Float64Array, p: number): number {
@@ -30,9 +44,10 @@ function percentile (sorted: Float64Array, p: number): number {
 }
 
 /** Run autocannon for `duration` seconds and summarise it. */
-export async function load (options: LoadOptions): Promise<Measurement> {
+async function autocannonLoad (options: LoadOptions): Promise<Measurement> {
   let latencies = new Float64Array(1 << 16)
   let count = 0
+  const cpuBefore = process.cpuUsage()
   const instance = autocannon({
     url: options.url,
     connections: options.connections,
@@ -40,6 +55,7 @@ export async function load (options: LoadOptions): Promise<Measurement> {
     idReplacement: options.idReplacement === true,
     timeout: 10
   })
+  // autocannon's histogram only has whole milliseconds: keep every response's own timing.
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 200 || status >= 300) return
     if (count === latencies.length) {
@@ -50,6 +66,7 @@ export async function load (options: LoadOptions): Promise<Measurement> {
     latencies[count++] = ms
   })
   const result = await instance
+  const cpu = process.cpuUsage(cpuBefore)
   const sorted = latencies.subarray(0, count).sort()
   return {
     reqPerSec: count / result.duration,
@@ -58,7 +75,82 @@ export async function load (options: LoadOptions): Promise<Measurement> {
     requests: count,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
-    seconds: result.duration
+    seconds: result.duration,
+    clientCpuMicros: cpu.user + cpu.system
+  }
+}
+
+// The script wrk runs: a new id per request when asked (`[<id>]` in the path), and a JSON summary at the end.
+// No `response` callback: defining one makes wrk parse every response's headers in Lua.
+const WRK_SCRIPT = String.raw`
+local path = os.getenv("BENCH_WRK_PATH")
+local prefix = os.getenv("BENCH_WRK_PREFIX")
+local counter = 0
+if string.find(path, "[<id>]", 1, true) then
+  request = function ()
+    counter = counter + 1
+    return wrk.format(nil, (string.gsub(path, "%[<id>%]", prefix .. counter)))
+  end
+end
+function done (summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\nBENCH-JSON {"requests":%d,"micros":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
+    '"timeout":%d,"p50":%d,"p99":%d}\n', summary.requests, summary.duration, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+`
+
+let runs = 0
+let scriptPath: string | undefined
+
+function wrkScript (): string {
+  if (scriptPath === undefined) {
+    const path = `/tmp/fancy-cache-bench-${process.pid}.lua`
+    writeFileSync(path, WRK_SCRIPT)
+    process.once('exit', () => rmSync(path, { force: true }))
+    scriptPath = path
+  }
+  return scriptPath
+}
+
+/**
+ * Run wrk (one thread) for `duration` seconds. It runs under `sh -c '...; times'`, whose `times` prints the CPU
+ * its children used: the load generator's own CPU, as process.cpuUsage() gives it for autocannon.
+ */
+async function wrkLoad (options: LoadOptions): Promise<Measurement> {
+  const { pathname, search } = new URL(options.url.replace('[<id>]', '__ID__'))
+  const path = `${pathname}${search}`.replace('__ID__', '[<id>]')
+  const prefix = `${process.pid}-${Date.now().toString(36)}-${runs++}-`
+  const script = wrkScript()
+  const args = ['-t1', `-c${options.connections}`, `-d${Math.max(1, Math.round(options.duration))}s`, '--timeout', '10s',
+    '-s', script, options.url.replace('[<id>]', 'x')]
+  const child = spawn('sh', ['-c', '"$0" "$@"; times', options.wrk ?? 'wrk', ...args], {
+    env: { ...process.env, BENCH_WRK_PATH: path, BENCH_WRK_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const line = /BENCH-JSON (\{.*\})/.exec(out)
+  if (code !== 0 || line === null) throw new Error(`wrk failed (exit ${code}):\n${out}`)
+  const summary = JSON.parse(line[1]!) as Record<'requests' | 'micros' | 'connect' | 'read' | 'write' | 'status' | 'timeout' | 'p50' | 'p99', number>
+  // `times` prints the shell's own times, then its children's: "0m1.234s 0m0.567s".
+  const clock = [...out.matchAll(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/g)].at(-1)
+  const clientCpuMicros = clock === undefined
+    ? Number.NaN
+    : 1e6 * (Number(clock[1]) * 60 + Number(clock[2]) + Number(clock[3]) * 60 + Number(clock[4]))
+  const seconds = summary.micros / 1e6
+  const ok = summary.requests - summary.status
+  return {
+    reqPerSec: ok / seconds,
+    p50: summary.p50 / 1000,
+    p99: summary.p99 / 1000,
+    requests: ok,
+    errors: summary.connect + summary.read + summary.write + summary.timeout,
+    non2xx: summary.status,
+    seconds,
+    clientCpuMicros
   }
 }
 

@@ -1,19 +1,27 @@
 // The app under test, one child process per benchmark row (forked by bench/run.ts, never imported by it).
 // Settings come as JSON in BENCH_SERVER; the parent talks to it over IPC: it announces its port, then answers
 // `probe` messages with its handler count, CPU time and memory, and stops on `stop`.
+// BENCH_PLUGIN_DIR, when set, is another checkout of this package whose index.ts is measured instead of this one
+// (the "before" column of docs/benchmark.md is the new bench run against the previous commit).
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify, { type FastifyInstance, type RouteShorthandOptions } from 'fastify'
+import { pathToFileURL } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyReply, type RouteShorthandOptions } from 'fastify'
 import { Redis } from 'ioredis'
-import fancyCache, { type FancyCacheOptions } from '../index.ts'
+import type { FancyCacheOptions } from '../index.ts'
 
 /** How a row's server is built. */
 export interface ServerSettings {
-  /** `bare`: no plugin, instant handler (row a); `slow`: no plugin, `delayMs` handler; `cached`: the plugin. */
-  kind: 'bare' | 'slow' | 'cached'
+  /**
+   * `bare`: no plugin; `slow`: no plugin, `delayMs` handler; `cached`: the plugin, `/page` cached and `/plain`
+   * (same handler) in its scope but not cached; `naive-map`: a Map in the handler; `naive-redis`: GET the body and
+   * HINCRBY a stats hash in the handler.
+   */
+  kind: 'bare' | 'slow' | 'cached' | 'naive-map' | 'naive-redis'
   /** Milliseconds the handler waits before answering (0: answers at once). */
   delayMs: number
   /** Plugin options (`cached` only); `redisPort` is turned into an ioredis client. */
-  plugin?: Omit<FancyCacheOptions, 'redis' | 'store'> & { store?: 'memory' | 'redis' }
+  plugin?: Omit<FancyCacheOptions, 'redis' | 'store'> & { store?: 'memory' | 'redis', metrics?: boolean }
   redisPort?: number
   /** Count requests in flight (a hook ahead of the plugin), for the coalescing check only. */
   trackConcurrency?: boolean
@@ -43,7 +51,22 @@ export function page (): string {
   return head + filler.slice(0, 2048 - head.length - tail.length) + tail
 }
 
-async function build (settings: ServerSettings, counters: { runs: number, inFlight: number, maxInFlight: number }) {
+async function loadPlugin (): Promise<typeof import('../index.ts').default> {
+  const dir = process.env.BENCH_PLUGIN_DIR
+  const url = dir === undefined || dir === '' ? new URL('../index.ts', import.meta.url).href : pathToFileURL(join(dir, 'index.ts')).href
+  return ((await import(url)) as typeof import('../index.ts')).default
+}
+
+type Counters = { runs: number, inFlight: number, maxInFlight: number }
+
+function redisClient (settings: ServerSettings, app: FastifyInstance, autoPipelining: boolean): Redis {
+  if (settings.redisPort === undefined) throw new Error('a redis row needs redisPort')
+  const redis = new Redis({ host: '127.0.0.1', port: settings.redisPort, maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining })
+  app.addHook('onClose', async () => { await redis.quit() })
+  return redis
+}
+
+async function build (settings: ServerSettings, counters: Counters) {
   const app = Fastify({ logger: false })
   const html = page()
   if (settings.trackConcurrency === true) {
@@ -53,28 +76,58 @@ async function build (settings: ServerSettings, counters: { runs: number, inFlig
     })
     app.addHook('onResponse', async () => { counters.inFlight-- })
   }
-  let redis: Redis | undefined
-  if (settings.kind === 'cached') {
-    const { plugin = {}, redisPort } = settings
-    if (plugin.store === 'redis') {
-      if (redisPort === undefined) throw new Error('a redis row needs redisPort')
-      redis = new Redis({ host: '127.0.0.1', port: redisPort, maxRetriesPerRequest: 1 })
-      app.addHook('onClose', async () => { await redis!.quit() })
-    }
-    await app.register(fancyCache, { ...plugin, redis })
-  }
-  const options: RouteShorthandOptions = settings.kind === 'cached' ? { config: { fancyCache: true } } : {}
   const delay = settings.delayMs
-  app.get('/page', options, async (_request, reply) => {
+  const render = async (reply: FastifyReply) => {
     counters.runs++
     if (delay > 0) await sleep(delay)
     reply.type('text/html; charset=utf-8')
     return html
-  })
+  }
+  if (settings.kind === 'naive-map') {
+    // What an app writes by hand: the body by URL, no headers, no bounds, no stats.
+    const pages = new Map<string, string>()
+    app.get('/page', async (request, reply) => {
+      const hit = pages.get(request.url)
+      if (hit !== undefined) {
+        reply.type('text/html; charset=utf-8')
+        return hit
+      }
+      const body = await render(reply)
+      pages.set(request.url, body)
+      return body
+    })
+    return app
+  }
+  if (settings.kind === 'naive-redis') {
+    // The hand-written Redis cache the plugin must beat: GET the body and count the hit in a stats hash, both in
+    // one auto-pipelined round trip, then send the bytes as they are.
+    const redis = redisClient(settings, app, true)
+    app.get('/page', async (request, reply) => {
+      const key = `bench-naive:${request.url}`
+      const [body] = await Promise.all([redis.getBuffer(key), redis.hincrby('bench-naive:stats', request.url, 1)])
+      if (body !== null) {
+        reply.type('text/html; charset=utf-8')
+        return body
+      }
+      const fresh = await render(reply)
+      await redis.set(key, fresh, 'EX', 3600)
+      return fresh
+    })
+    return app
+  }
+  if (settings.kind === 'cached') {
+    const { plugin = {} } = settings
+    const redis = plugin.store === 'redis' ? redisClient(settings, app, true) : undefined
+    const fancyCache = await loadPlugin()
+    await app.register(fancyCache, { ...plugin, redis } as FancyCacheOptions)
+    app.get('/plain', async (_request, reply) => render(reply))
+  }
+  const options: RouteShorthandOptions = settings.kind === 'cached' ? { config: { fancyCache: true } } : {}
+  app.get('/page', options, async (_request, reply) => render(reply))
   return app
 }
 
-async function probe (app: FastifyInstance, counters: { runs: number, maxInFlight: number }): Promise<Probe> {
+async function probe (app: FastifyInstance, counters: Counters): Promise<Probe> {
   const cpu = process.cpuUsage()
   const memory = process.memoryUsage()
   const cache = app.hasDecorator('fancyCache') ? await app.fancyCache.stats().catch(() => null) : null

@@ -10,81 +10,131 @@ import type { Results } from '../bench/report.ts'
 // claims. No speed is asserted: this machine is shared and noisy. The bench starts and stops its own redis-server
 // and app processes; a run cut short is sent SIGTERM, on which it stops them.
 const outDir = mkdtempSync(join(tmpdir(), 'fancy-cache-bench-test-'))
-const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0
-let bench: ChildProcess | undefined
+// autocannon drives the main run: it takes fractions of a second and is always installed; wrk (whole seconds,
+// from the OS) gets one short run of its own when it is present.
+const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
+const hasRedis = has('redis-server')
+const hasWrk = has('wrk')
+const REDIS_ROWS = new Set(['redis-naive', 'redis', 'redis-l1'])
+const running = new Set<ChildProcess>()
 let output = ''
 let exitCode: number | null = null
 let results: Results
 
-before(async () => {
-  bench = spawn(process.execPath, [
-    '--import', 'tsx', 'bench/run.ts', '--quick', '--scale', '--duration', '0.5', '--warmup', '0.25', '--out-dir', outDir
-  ], {
+async function runBench (args: string[], dir: string): Promise<{ code: number | null, output: string }> {
+  const bench = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out-dir', dir], {
     cwd: new URL('..', import.meta.url),
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  bench.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  bench.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  exitCode = await new Promise((resolve) => bench!.once('exit', resolve))
+  running.add(bench)
+  let text = ''
+  bench.stdout!.on('data', (chunk: Buffer) => { text += chunk.toString() })
+  bench.stderr!.on('data', (chunk: Buffer) => { text += chunk.toString() })
+  const code = await new Promise<number | null>((resolve) => bench.once('exit', resolve))
+  running.delete(bench)
+  return { code, output: text }
+}
+
+before(async () => {
+  const run = await runBench(['--quick', '--scale', '--load', 'autocannon', '--duration', '0.5', '--warmup', '0.25'], outDir)
+  exitCode = run.code
+  output = run.output
   if (exitCode === 0) results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as Results
-}, { timeout: 120_000 })
+}, { timeout: 180_000 })
 
 after(async () => {
-  if (bench !== undefined && bench.exitCode === null && bench.signalCode === null) {
-    const exited = new Promise((resolve) => bench!.once('exit', resolve))
+  for (const bench of running) {
+    const exited = new Promise((resolve) => bench.once('exit', resolve))
     bench.kill('SIGTERM')
     await exited
   }
   rmSync(outDir, { recursive: true, force: true })
 })
 
+const row = (id: string) => results.rows.find((r) => r.id === id)!
+
 test('bench: the quick run exits 0 and prints the table', () => {
   assert.equal(exitCode, 0, output)
-  assert.match(output, /\| row \| what \| req\/s \| p50 ms \| p99 ms \| ratio to a \|/)
+  assert.match(output, /\| row \| what \| req\/s \| ratio to bare \| server µs\/req \| target \| measured \| met \|/)
 })
 
-test('bench: results.json describes the machine and the settings', () => {
+test('bench: results.json describes the machine, the load generator and the settings', () => {
   const { machine, settings } = results
   assert.equal(typeof machine.cpu, 'string')
   assert.ok(machine.cores >= 1)
   assert.equal(machine.node, process.version)
   assert.ok(!Number.isNaN(Date.parse(machine.date)))
+  assert.match(machine.loadGenerator, /^autocannon/)
+  assert.equal(machine.pluginDir, null)
+  assert.equal(typeof machine.loadAverage.start, 'number')
   assert.equal(settings.quick, true)
-  assert.ok(settings.durationSeconds > 0 && settings.connections > 0)
+  assert.ok(settings.durationSeconds > 0 && settings.connections > 0 && settings.floodMisses > 0)
 })
 
-test('bench: every row a-g produced numbers, ratios to row a included', () => {
-  assert.deepEqual(results.rows.map((r) => r.id), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'])
-  for (const row of results.rows.slice(0, 7)) {
-    if (!hasRedis && (row.id === 'd' || row.id === 'e')) continue
-    assert.equal(row.skipped, null, `row ${row.id}`)
+test('bench: every row produced numbers, with server µs per request beside its ratio', () => {
+  assert.deepEqual(results.rows.map((r) => r.id), [
+    'bare', 'map', 'mem', 'mem-flood', 'mem-stats', 'mem-metrics', 'redis-naive', 'redis', 'redis-l1',
+    'bare-unique', 'miss', 'uncached', 'varnish'
+  ])
+  for (const r of results.rows) {
+    if (r.id === 'varnish' || r.id === 'mem-metrics' || (!hasRedis && REDIS_ROWS.has(r.id))) continue
+    assert.equal(r.skipped, null, `row ${r.id}`)
     for (const field of ['reqPerSec', 'p50', 'p99', 'ratio', 'serverMicrosPerRequest'] as const) {
-      assert.ok(Number.isFinite(row[field]) && row[field]! > 0, `row ${row.id} ${field}: ${row[field]}`)
+      assert.ok(Number.isFinite(r[field]) && r[field]! > 0, `row ${r.id} ${field}: ${r[field]}`)
     }
-    assert.ok(row.requests! > 0, `row ${row.id} requests`)
-    assert.equal(row.non2xx, 0, `row ${row.id} non-2xx responses`)
+    assert.equal(r.microsRounds.length, 1, `row ${r.id} µs per round`)
+    assert.ok(r.requests! > 0, `row ${r.id} requests`)
+    assert.equal(r.non2xx, 0, `row ${r.id} non-2xx responses`)
   }
-  assert.equal(results.rows[0]!.ratio, 1)
+  assert.equal(row('bare').ratio, 1)
 })
 
-test('bench: the rows measure what they claim (hits are hits, misses store)', () => {
-  const row = (id: string) => results.rows.find((r) => r.id === id)!
-  assert.equal(row('c').cacheStatus, 'fancy-cache; hit')
-  assert.equal(row('c').handlerRuns, 0)
-  assert.equal(row('g').cacheStatus, 'fancy-cache; hit')
-  assert.equal(row('f').cacheStatus, 'fancy-cache; fwd=miss; stored')
+test('bench: every target row shows its target, the measured value and met/missed', () => {
+  const targets = Object.fromEntries(results.rows.filter((r) => r.target !== null).map((r) => [r.id, r.target!]))
+  assert.deepEqual(Object.keys(targets).sort(), ['mem', 'mem-flood', 'mem-metrics', 'mem-stats', 'miss', 'redis', 'redis-l1', 'uncached'])
+  assert.deepEqual([targets.mem!.kind, targets.mem!.of], ['ratio', 'bare'])
+  assert.deepEqual([targets.redis!.kind, targets.redis!.of], ['ratio', 'redis-naive'])
+  assert.deepEqual([targets.miss!.kind, targets.miss!.of], ['extra-micros', 'bare-unique'])
+  for (const [id, target] of Object.entries(targets)) {
+    if (row(id).skipped !== null) continue
+    assert.ok(Number.isFinite(target.value), `row ${id} target value`)
+    assert.equal(typeof target.met, 'boolean', `row ${id} met`)
+  }
+  assert.match(output, /\| (met|\*\*missed\*\*) \|/)
+})
+
+test('bench: the rows measure what they claim (hits are hits, misses store, the flood filled the store)', () => {
+  for (const id of ['mem', 'mem-flood', 'mem-stats']) {
+    assert.equal(row(id).cacheStatus, 'fancy-cache; hit', id)
+    assert.equal(row(id).handlerRuns, 0, id)
+  }
+  assert.equal(row('miss').cacheStatus, 'fancy-cache; fwd=miss; stored')
   // Every request ran the handler; a few more ran it than completed when the load stopped.
-  assert.ok(row('f').handlerRuns! >= row('f').requests!, `${row('f').handlerRuns} handler runs, ${row('f').requests} responses`)
-  assert.deepEqual(row('c').target && { of: row('c').target!.of, ratio: row('c').target!.ratio }, { of: 'a', ratio: 0.95 })
+  assert.ok(row('miss').handlerRuns! >= row('miss').requests!, `${row('miss').handlerRuns} handler runs, ${row('miss').requests} responses`)
+  assert.ok(row('uncached').handlerRuns! >= row('uncached').requests!)
+  assert.equal(row('map').handlerRuns, 0)
+  const flood = row('mem-flood').flood!
+  assert.equal(flood.misses, results.settings.floodMisses)
+  assert.ok(flood.entriesAfter! > 1000, `${flood.entriesAfter} entries after the flood`)
+  if (hasRedis) {
+    for (const id of ['redis', 'redis-l1']) assert.equal(row(id).cacheStatus, 'fancy-cache; hit', id)
+    assert.equal(row('redis-naive').handlerRuns, 0)
+  }
 })
 
-test('bench: row h runs with varnishd or is skipped with a note saying so', () => {
-  const h = results.rows.find((r) => r.id === 'h')!
-  if (h.skipped === null) {
-    assert.ok(h.reqPerSec! > 0)
+test('bench: the metrics row is measured, or n/a when the plugin rejects the option', () => {
+  const metrics = row('mem-metrics')
+  if (metrics.skipped === null) assert.equal(metrics.cacheStatus, 'fancy-cache; hit')
+  else assert.match(metrics.skipped, /^n\/a: the plugin rejects `metrics`/)
+})
+
+test('bench: the varnish row runs with varnishd or is skipped with a note saying so', () => {
+  const varnish = row('varnish')
+  if (varnish.skipped === null) {
+    assert.ok(varnish.reqPerSec! > 0)
   } else {
-    assert.match(h.skipped, /varnishd is not installed/)
-    assert.ok(results.notes.some((n) => n.includes('row h skipped')))
+    assert.match(varnish.skipped, /varnishd is not installed/)
+    assert.ok(results.notes.some((n) => n.includes('row varnish skipped')))
   }
 })
 
@@ -108,8 +158,24 @@ test('bench: the scale runs report findUrls speed and RSS under a flood', () => 
   assert.ok(flood.cacheBytes <= flood.maxBytes)
 })
 
-test('bench: the chart is an SVG with a bar label per row', () => {
+test('bench: the chart is an SVG with a bar label and µs per request per measured row', () => {
   const svg = readFileSync(join(outDir, 'chart.svg'), 'utf8')
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
-  for (const id of 'abcdefgh') assert.match(svg, new RegExp(`font-weight="bold">${id}</text>`))
+  for (const r of results.rows) assert.match(svg, new RegExp(`font-weight="bold">${r.id}</text>`))
+  assert.match(svg, new RegExp(`>${row('mem').serverMicrosPerRequest!.toFixed(1)} µs</text>`))
+})
+
+test('bench: with wrk, a new URL per request reaches the app as a new URL', { skip: !hasWrk && 'wrk is not installed' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fancy-cache-bench-wrk-'))
+  try {
+    const run = await runBench(['--quick', '--load', 'wrk', '--rows', 'bare,miss', '--duration', '1', '--warmup', '1'], dir)
+    assert.equal(run.code, 0, run.output)
+    const wrk = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results
+    assert.match(wrk.machine.loadGenerator, /^wrk /)
+    const miss = wrk.rows.find((r) => r.id === 'miss')!
+    assert.ok(miss.requests! > 0 && miss.handlerRuns! >= miss.requests!, `${miss.handlerRuns} handler runs, ${miss.requests} responses`)
+    assert.ok(Number.isFinite(miss.clientCpuPercent), 'wrk CPU is measured')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
