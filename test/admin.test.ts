@@ -48,7 +48,7 @@ test('a loopback client gets the page: totals, one row per remembered URL, hits,
   assert.match(html, /<span class="n">2<\/span><span class="l">misses<\/span><span class="since">since clear<\/span>/)
   assert.match(html, /<span class="n">50%<\/span><span class="l">hit ratio<\/span><span class="since">since clear<\/span>/)
   // The /a row: hits 2, misses 1, 66.7%, a size, an age and the time left of a 600 s ttl.
-  assert.match(html, /<td class="url"><a href="\/fancy-cache\/entry\?key=[\w-]{43}">\/a<\/a><\/td>\s*<td class="key"><code title="[\w-]{43}">[\w-]{10}…<\/code><\/td>\s*<td class="num">2<\/td>\s*<td class="num">1<\/td>\s*<td class="num">66.7%<\/td>\s*<td class="num">\d+ B<\/td>\s*<td class="num">0 s<\/td>\s*<td class="num">(9|10) min<\/td>/)
+  assert.match(html, /<td class="url"><a href="\/fancy-cache\/entry\?key=[\w-]{43}">\/a<\/a><\/td>\s*<td class="key"><code title="[\w-]{43}">[\w-]{10}…<\/code><\/td>\s*<td class="num">2<\/td>\s*<td class="num">1<\/td>\s*<td class="num">66.7%<\/td>\s*<td class="num">[\d.]+ (B|KiB)<\/td>\s*<td class="num">0 s<\/td>\s*<td class="num">(9|10) min<\/td>/)
   for (const label of ['URL', 'Key', 'Hits', 'Misses', 'Hit ratio', 'Size', 'Age', 'Time left']) assert.ok(html.includes(`>${label}<`), label)
 })
 
@@ -349,22 +349,23 @@ test('past 10,000 entries the page follows the scan cursor, sorts within the pag
   const secondUrls = urlsOf(second)
   assert.equal(secondUrls.length, 1000)
   assert.equal(new Set([...urlsOf(first), ...secondUrls]).size, 2000, 'no URL on both pages')
-  // The memory store's cursors are single use: reloading or sorting the page still shows the same URLs.
+  // Store cursors can be reused: reloading or sorting the page still shows the same URLs.
   assert.deepEqual(urlsOf(await page(app, nextHref)), secondUrls)
   const sorted = urlsOf(await page(app, `${nextHref}&sort=url&dir=asc`))
   assert.deepEqual(sorted, [...secondUrls].sort())
-  // Purging a row on that page comes back to that page, without the row.
+  // Purging a row on that page comes back to that page, without the row (the page fills up from further on).
   const html = await page(app, nextHref)
   const response = await postForm(app, '/fancy-cache/purge', {
     _csrf: csrfOf(html), action: 'key', key: keysOf(html)[0]!, url: secondUrls[0]!, cursor: new URL(nextHref, 'http://x').searchParams.get('cursor')!, limit: '1000'
   }, SAME_ORIGIN)
   const back = await page(app, response.headers.location as string)
   assert.equal(flashOf(back), `Purged ${secondUrls[0]}`)
-  assert.deepEqual(urlsOf(back), secondUrls.slice(1))
+  assert.deepEqual(urlsOf(back).slice(0, 999), secondUrls.slice(1))
+  assert.ok(!urlsOf(back).includes(secondUrls[0]!))
   // A rare match far into the scan still shows on the first page of the search.
   assert.deepEqual(urlsOf(await page(app, '/fancy-cache?q=%2Fitem%2F10049')), ['/item/10049'])
   // A cursor nobody knows starts over, with a notice.
-  const lost = await page(app, '/fancy-cache?cursor=999999&limit=10')
+  const lost = await page(app, '/fancy-cache?cursor=nope&limit=10')
   assert.match(lost, /That page is no longer available/)
   assert.equal(urlsOf(lost).length, 10)
 })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -216,6 +217,12 @@ test('--redis reads the Redis store directly: rows, patterns, --json, --namespac
 
     const otherNamespace = await cli('urls', '--redis', redis.url)
     assert.equal(otherNamespace.stdout, '', 'the default namespace holds nothing')
+    assert.match(otherNamespace.stderr, /looked in namespace fancy-cache: if the app sets the namespace option, pass --namespace/)
+    const stats = await cli('stats', ...target)
+    assert.match(stats.stdout, /^Entries 4 {2}Stored .* {2}Hits 2 {2}Misses 4 {2}/m)
+    assert.match(stats.stdout, /use --server for them/)
+    const tags = await cli('tags', ...target)
+    assert.equal(tags.code, 0, tags.stderr)
 
     const purge = await cli('urls', '/blog/*', '--purge', ...target)
     assert.equal(purge.code, 0, purge.stderr)
@@ -227,4 +234,49 @@ test('--redis reads the Redis store directly: rows, patterns, --json, --namespac
     client.disconnect()
     await redis.stop()
   }
+})
+
+test('--version prints the package version and exits 0', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-v']) {
+    const run = await cli(flag)
+    assert.equal(run.code, 0)
+    assert.equal(run.stdout, `${version}\n`)
+  }
+})
+
+test('stats --server prints the totals and one line per route; --json the same as one object', async () => {
+  await warm('/s/1', '/s/1', '/s/2', '/tagged/1')
+  const run = await cli('stats', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /^Entries 3 {2}Stored \d+(\.\d)? (B|KiB) {2}Hits 1 {2}Misses 3 {2}Hit ratio 25% {2}\(entries now; hits and misses since the last clear\)$/m)
+  assert.match(run.stdout, /^ROUTE\s+ENTRIES\s+BYTES\s+HITS\s+MISSES\s+RATIO\s+SAVED \(EST\.\)$/m)
+  assert.match(run.stdout, /^\/tagged\/:id\s+1\s+[\d.]+ (B|KiB)\s+0\s+1\s+0%\s+/m)
+  assert.match(run.stdout, /^\/\*\s+2\s+/m, 'the catch-all route keeps /s/1 and /s/2')
+  const json = await cli('stats', '--json', '--server', origin)
+  const report = JSON.parse(json.stdout)
+  assert.deepEqual({ entries: report.totals.entries, hits: report.totals.hits, misses: report.totals.misses }, { entries: 3, hits: 1, misses: 3 })
+  const catchAll = report.routes.find((r: { route: string }) => r.route === '/*')
+  assert.equal(catchAll.entries, 2)
+  assert.ok(catchAll.hits >= 1)
+  assert.match(report.since, /^\d{4}-\d\d-\d\dT/)
+})
+
+test('tags --server lists each tag with its entries; with patterns and --purge it purges those tags', async () => {
+  await warm('/tagged/1', '/tagged/2', '/tagged/3', '/untagged')
+  const run = await cli('tags', '--server', origin)
+  assert.equal(run.code, 0, run.stderr)
+  assert.deepEqual(run.stdout.trimEnd().split('\n').sort(), ['item:1', 'item:2', 'item:3'].map((t) => `${t.padEnd(40)}  ENTRIES 1`))
+  const json = await cli('tags', 'item:1', '--json', '--server', origin)
+  assert.deepEqual(JSON.parse(json.stdout), { tag: 'item:1', keys: 1 })
+  const purge = await cli('tags', 'item:[12]', 'item:1', 'item:2', '--purge', '--server', origin)
+  assert.equal(purge.code, 0, purge.stderr)
+  assert.match(purge.stdout, /^Purged 2 entries \(2 tags\)$/m)
+  assert.match((await app.inject('/tagged/1')).headers['cache-status'] as string, /fwd=miss/)
+  assert.match((await app.inject('/tagged/3')).headers['cache-status'] as string, /hit/)
+  const none = await cli('tags', 'nothing:*', '--server', origin)
+  assert.match(none.stderr, /^No tag matches\.$/m)
+  const bad = await cli('tags', '--purge', '--server', origin)
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /tags --purge needs the tags to purge/)
 })

@@ -4,12 +4,14 @@ import { formatBytes, formatDuration, formatRatio } from './listing.ts'
 import type { MetricsCollector, RouteCounters } from './metrics.ts'
 import { routeMatcher } from './route-match.ts'
 
-
 /** C0 and C1 controls and bidirectional overrides, shown escaped so that a value cannot disguise itself. */
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g // eslint-disable-line no-control-regex
 
 export function printable (text: string): string {
-  return text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0)
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`
+  })
 }
 
 /** The store's health line: type, connection, circuit breaker, the L1's hit ratio. */

@@ -20,7 +20,6 @@ export interface Family {
   samples: Sample[]
 }
 
-
 /** Prometheus spells the outcome with an underscore. */
 const label = (outcome: string) => outcome.replace('-', '_')
 

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
 import { invalidOption } from '../errors.ts'
+import { packageRoot } from '../package-root.cts'
 import type { AdminOptions, MetricsOptions } from '../options.ts'
 import type { FancyCacheApi } from '../api.ts'
 import { CONTENT_TYPE, familiesOf, registerIn, render as renderText } from './exposition.ts'
@@ -27,15 +28,6 @@ export interface AdminSetup {
 const VIEW = 'fancyCacheAdminView'
 const FORM = 'application/x-www-form-urlencoded'
 const TOKEN_MAX_AGE_MS = 12 * 60 * 60 * 1000
-
-/** views/ beside lib/ in the sources, three levels up from dist/lib/admin/ once built. */
-function viewsDir (): string {
-  for (const relative of ['../../views/', '../../../views/']) {
-    const dir = fileURLToPath(new URL(relative, import.meta.url))
-    if (existsSync(`${dir}index.eta`)) return dir
-  }
-  throw new Error('fastify-fancy-cache: the admin page templates (views/*.eta) are missing from the package')
-}
 
 /** `GET /metrics` in the Prometheus text format. */
 function metricsRoute (app: FastifyInstance, base: string, collector: MetricsCollector): void {
@@ -63,7 +55,7 @@ interface AdminPluginOptions extends Omit<AdminSetup, 'admin' | 'metrics'> {
  */
 export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOptions): Promise<void> {
   const base = app.prefix
-  const views = viewsDir()
+  const views = join(packageRoot, 'views')
   await app.register(fastifyView, {
     engine: { eta: new Eta({ autoEscape: true, autoTrim: [false, 'nl'] }) },
     root: views,
@@ -98,7 +90,7 @@ export async function adminPlugin (app: FastifyInstance, opts: AdminPluginOption
     rememberAllUrls: opts.rememberAllUrls,
     rememberStatsAllUrls: opts.rememberStatsAllUrls
   }
-  pageRoutes(scope, { stylesheet: readFileSync(`${views}admin.css`), icon: readFileSync(`${views}favicon.svg`) })
+  pageRoutes(scope, { stylesheet: readFileSync(join(views, 'admin.css')), icon: readFileSync(join(views, 'favicon.svg')) })
   jsonRoutes(scope)
   metricsRoute(app, base, opts.collector)
 }
