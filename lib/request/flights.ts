@@ -114,7 +114,6 @@ export class Flights {
   #arm (flight: Flight): void {
     clearTimeout(flight.timer)
     flight.timer = setTimeout(() => this.#promote(flight), this.#timeoutMs)
-    flight.timer.unref()
   }
 
   #end (flight: Flight): void {

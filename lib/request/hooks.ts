@@ -12,7 +12,7 @@ import { Refresher } from './refresh.ts'
 import { wantsPartial } from './partial.ts'
 import { processAlways, sendHit, writeHit } from './replay.ts'
 import { askConditionally, clientAccepts, clientDirectives } from './revalidate.ts'
-import { dropHooks, isCachedRoute, learnHooks, routeOf, type CachedRoute } from './route.ts'
+import { dropHooks, isCachedRoute, learnHooks, nameHooks, routeOf, type CachedRoute } from './route.ts'
 import { kState, newState, stateOf, type State, type StatefulRequest } from './state.ts'
 import { finishMiss, type MissContext } from './store.ts'
 import { purgeOnWrite } from './write.ts'
@@ -89,7 +89,10 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     const method = request.method
     if (method !== 'GET' && method !== 'HEAD') return done()
     if (!isCachedRoute(route)) return done()
-    if (route.hooks === undefined) route.hooks = learnHooks(reply, onRequest, onSend)
+    if (route.hooks === undefined) {
+      route.hooks = learnHooks(reply, onRequest, onSend)
+      if (route.hooks.reordered) return done()
+    }
     if (peek !== undefined && request.headers[REFRESH_HEADER] === undefined && quickHit(request, reply, route)) return
     lookup(request, reply, route).then((answered) => { if (answered !== true) done() }, done)
   }
@@ -264,5 +267,6 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   }
 
   const hooks = { onRequest, onSend }
+  nameHooks(hooks)
   return { onRequest, onSend }
 }

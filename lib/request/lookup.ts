@@ -11,13 +11,14 @@ export const REFRESH_HEADER = 'x-fancy-cache-refresh'
 /**
  * Whether a request must neither read nor fill the cache, for the reasons that need no function of the user's:
  * a request body, a rewrite header, and, unless the route's keyPrefix decides who shares a page, an Authorization
- * header or a cookie that `bypassCookies` names.
+ * header or a cookie that `bypassCookies` names. In `'headers'` mode an Authorization header does not bypass: the
+ * response decides, as RFC 9111 §3.5 says (only `public`, `s-maxage` or `must-revalidate` let it be stored).
  */
 export function bypasses (request: FastifyRequest, route: CachedRoute, cookies: CookieRule): boolean {
   if (requestBypass(request) !== undefined) return true
   if (route.keyPrefix !== undefined) return false
   const headers = request.headers
-  return headers.authorization !== undefined || bypassingCookie(headers.cookie, cookies)
+  return (headers.authorization !== undefined && route.freshness !== 'headers') || bypassingCookie(headers.cookie, cookies)
 }
 
 const warned = new WeakSet<CachedRoute>()

@@ -5,9 +5,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   cacheDirectives, hasValidator, initialAge, mustRevalidate, responseFreshness, type FreshnessResult, type Headers
 } from '../http/freshness.ts'
+import { etagMatches } from '../http/headers.ts'
 import { etagOf } from '../http/key.ts'
 import { requestAccepts, requestDirectives, type RequestDirectives } from '../http/request-directives.ts'
-import { conditionalHeaders, freshenHeaders } from '../http/validation.ts'
+import { conditionalHeaders, freshenHeaders, notModifiedSince } from '../http/validation.ts'
 import type { CacheEntry } from '../stores/store.ts'
 import type { Freshness } from './lookup.ts'
 import type { State } from './state.ts'
@@ -101,10 +102,27 @@ export function askConditionally (request: FastifyRequest, entry: CacheEntry): b
   const own = entry.etag !== etagOf(entry.body) ? entry.etag : undefined
   const conditional = conditionalHeaders(entry.headers, own)
   if (conditional['if-none-match'] === undefined && conditional['if-modified-since'] === undefined) return false
+  const { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince } = request.headers
+  if (ifNoneMatch !== undefined || ifModifiedSince !== undefined) clientConditions.set(request, { ifNoneMatch, ifModifiedSince })
   delete request.headers['if-none-match']
   delete request.headers['if-modified-since']
   Object.assign(request.headers, conditional)
   return true
+}
+
+// The client's own conditions, set aside while the handler is asked the cache's.
+const clientConditions = new WeakMap<FastifyRequest, { ifNoneMatch: string | undefined, ifModifiedSince: string | undefined }>()
+
+/**
+ * After a revalidation: whether the client's own conditional request is satisfied by the refreshed response
+ * (If-None-Match first, else If-Modified-Since, RFC 9110 §13.2.2), so that it gets a 304.
+ */
+export function clientNotModified (request: FastifyRequest, reply: FastifyReply): boolean {
+  const conditions = clientConditions.get(request)
+  if (conditions === undefined) return false
+  const etag = reply.getHeader('etag')
+  if (conditions.ifNoneMatch !== undefined) return etag !== undefined && etagMatches(conditions.ifNoneMatch, String(etag))
+  return notModifiedSince(conditions.ifModifiedSince!, reply.getHeader('last-modified') as string | undefined)
 }
 
 /**

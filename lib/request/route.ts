@@ -117,7 +117,7 @@ interface Context {
 }
 let kContext: symbol | null | undefined
 
-function contextOf (target: FastifyRequest | FastifyReply): Context | undefined {
+function contextOf (target: FastifyRequest): Context | undefined {
   if (kContext === undefined) {
     kContext = Object.getOwnPropertySymbols(target).find((s) => s.description === 'fastify.context') ?? null
   }
@@ -128,21 +128,45 @@ function contextOf (target: FastifyRequest | FastifyReply): Context | undefined 
 
 /**
  * What this route's hook lists allow (`soleOnSend` and `firstOnRequest` are false when they cannot be read), with
- * the cache's onSend moved after every other, so that what it stores is decided on the final headers: a cookie
- * plugin or a hook registered later has set its Set-Cookie or Cache-Control by then. Called at a route's first
- * request, before its onSend hooks run.
+ * the cache's hooks moved after every other of their kind: onRequest last, so every onRequest hook of the route
+ * (a rate limit or an authentication added by another plugin or on the route itself) runs before a hit is served;
+ * onSend last, so that what it stores is decided on the final headers (a cookie plugin or a hook registered later
+ * has set its Set-Cookie or Cache-Control by then). Called at a route's first request: `reordered` says the lists
+ * changed, so that request (already on its way through the old lists) is left alone.
  */
-export function learnHooks (reply: FastifyReply, onRequest: Function, onSend: Function): RouteHooks {
-  const context = contextOf(reply)
-  if (context === undefined) return { soleOnSend: false, firstOnRequest: false }
-  const sends = context.onSend
-  if (sends !== null && sends.includes(onSend) && sends[sends.length - 1] !== onSend) {
-    context.onSend = [...sends.filter((fn) => fn !== onSend), onSend]
-  }
+export function learnHooks (reply: FastifyReply, onRequest: Function, onSend: Function): RouteHooks & { reordered: boolean } {
+  const context = contextOf(reply.request)
+  if (context === undefined) return { soleOnSend: false, firstOnRequest: false, reordered: false }
+  const reordered = moveLast(context, 'onRequest', onRequest)
+  moveLast(context, 'onSend', onSend)
   return {
-    soleOnSend: context.onSend?.length === 1 && context.onSend[0] === onSend,
-    firstOnRequest: context.onRequest?.[0] === onRequest
+    soleOnSend: context.onSend?.length === 1 && isHook(context.onSend[0]!, onSend),
+    firstOnRequest: context.onRequest !== null && isHook(context.onRequest[0]!, onRequest),
+    reordered
   }
+}
+
+// Fastify keeps hooks bound to their instance, so the lists hold bound copies: they are known by name, which
+// `nameHooks` makes unique to this plugin instance.
+function isHook (fn: Function, hook: Function): boolean {
+  return fn === hook || fn.name === `bound ${hook.name}`
+}
+
+let instances = 0
+
+/** Give the hooks of one plugin instance names no other function has, so their bound copies can be recognised. */
+export function nameHooks (hooks: Record<string, Function>): void {
+  const id = ++instances
+  for (const [name, fn] of Object.entries(hooks)) Object.defineProperty(fn, 'name', { value: `fancyCache_${name}_${id}` })
+}
+
+function moveLast (context: Context, name: 'onRequest' | 'onSend', hook: Function): boolean {
+  const list = context[name]
+  if (list === null) return false
+  const at = list.findIndex((fn) => isHook(fn, hook))
+  if (at === -1 || at === list.length - 1) return false
+  context[name] = [...list.slice(0, at), ...list.slice(at + 1), list[at]!]
+  return true
 }
 
 /**
@@ -150,12 +174,12 @@ export function learnHooks (reply: FastifyReply, onRequest: Function, onSend: Fu
  * not edited, because the request being served is iterating over them.
  */
 export function dropHooks (reply: FastifyReply, hooks: Record<'onRequest' | 'onSend', Function>): void {
-  const context = contextOf(reply)
+  const context = contextOf(reply.request)
   if (context === undefined) return
   for (const name of ['onRequest', 'onSend'] as const) {
     const list = context[name]
-    if (list === null || !list.includes(hooks[name])) continue
-    const rest = list.filter((fn) => fn !== hooks[name])
+    if (list === null || !list.some((fn) => isHook(fn, hooks[name]))) continue
+    const rest = list.filter((fn) => !isHook(fn, hooks[name]))
     context[name] = rest.length === 0 ? null : rest
   }
 }

@@ -12,7 +12,8 @@ import { partOfMiss } from './partial.ts'
 import type { CachedRoute } from './route.ts'
 import type { State } from './state.ts'
 import {
-  applyNotModified, entryTimes, headersPolicy, originValidator, OWN_FIELD, storableInHeadersMode, storedAtOf
+  applyNotModified, clientNotModified, entryTimes, headersPolicy, originValidator, OWN_FIELD, storableInHeadersMode,
+  storedAtOf
 } from './revalidate.ts'
 
 /** What the miss stage needs from the plugin. */
@@ -118,6 +119,11 @@ export async function finishMiss (ctx: MissContext, request: FastifyRequest, rep
     if (route.rememberStats) ctx.call(() => ctx.store.count(state.key, 'misses'), true).catch(() => {})
     watchLateHeaders(ctx, reply, state)
   }
+  if (validated && clientNotModified(request, reply)) {
+    reply.code(304)
+    reply.removeHeader('content-type')
+    return ''
+  }
   return partOfMiss(request, reply, await sendable(route, bytes, request, reply))
 }
 
@@ -135,9 +141,11 @@ function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyRe
   if (ctx.options.tagsHeader !== false && userTags !== undefined && userTags.length > 0) {
     reply.header(ctx.options.tagsHeader, userTags.join(ctx.options.tagsHeader.toLowerCase() === 'cache-tag' ? ',' : ' '))
   }
+  const headers = headersToStore(reply, state.own)
+  if (policy !== undefined) for (const name of policy.omit) delete headers[name]
   return {
     status: reply.statusCode,
-    headers: headersToStore(reply, state.own),
+    headers,
     body: bytes,
     etag: String(reply.getHeader('etag')),
     ...(policy === undefined
