@@ -1,10 +1,10 @@
-import type { FastifyInstance, InjectOptions } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions, InjectOptions } from 'fastify'
 import type { FancyCacheOptions } from '../../index.ts'
 import { cachedApp } from './app.ts'
 
 /** An app remembering every URL with stats, the admin page on, and a cached catch-all route counting runs. */
-export async function adminApp (options: FancyCacheOptions = {}) {
-  const cached = await cachedApp({ rememberAllUrls: true, rememberStatsAllUrls: true, admin: true, ...options })
+export async function adminApp (options: FancyCacheOptions = {}, fastify: FastifyServerOptions = {}) {
+  const cached = await cachedApp({ rememberAllUrls: true, rememberStatsAllUrls: true, admin: true, ...options }, fastify)
   cached.app.get('/tagged/:id', {
     config: { fancyCache: { tags: (request) => [`item:${(request.params as { id: string }).id}`] } }
   }, async (request) => `tagged ${request.url} run ${cached.run(request.url)}`)
