@@ -106,7 +106,7 @@ export async function buildProxy (origin: string, cache: FancyCacheOptions = {})
 /** The cache options of each mode: in 'headers' mode responses without freshness of their own are not stored. */
 export function proxyCacheOptions (freshness: 'route' | 'headers'): FancyCacheOptions {
   if (freshness === 'route') return { freshness }
-  return { freshness, ttl: 0, statusCodes: STORABLE_STATUSES, bypassCookies: [], staleIfError: 60 }
+  return { freshness, ttl: 0, statusCodes: STORABLE_STATUSES, bypassCookies: [], staleIfError: 60, invalidateOnWrite: true }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

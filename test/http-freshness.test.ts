@@ -186,3 +186,10 @@ test('If-Modified-Since: a stored Last-Modified not later than the date is not m
   assert.equal(notModifiedSince('yesterday', date(-10)), false)
   assert.equal(notModifiedSince(date(0), undefined), false)
 })
+
+test('no-cache and private with field names: stored and reused without those fields', () => {
+  const result = freshness({ 'cache-control': ['no-cache="a, B"', 'max-age=3600'] })
+  assert.deepEqual([result.store, result.freshMs, result.mustRevalidate, result.omit], [true, 3600_000, false, ['a', 'b']])
+  assert.deepEqual(freshness({ 'cache-control': 'private="x-user", max-age=60' }).omit, ['x-user'])
+  assert.equal(freshness({ 'cdn-cache-control': 'private="x-user"', 'cache-control': 'max-age=60' }).store, false)
+})

@@ -37,6 +37,8 @@ export interface FreshnessResult {
   mustRevalidate: boolean
   /** The response's age when it was received (RFC 9111 §4.2.3's corrected_initial_age), in whole seconds. */
   initialAgeSeconds: number
+  /** Header fields (lower-case) to leave out of what is stored: those `no-cache="..."` and `private="..."` name. */
+  omit: string[]
 }
 
 /** The field that governs this cache, and whether it was a targeted one (RFC 9213). */
@@ -83,7 +85,7 @@ export function storable (status: number, directives: Directives, requestHadAuth
   } else if (directives.has('no-store')) {
     return false
   }
-  if (directives.has('private')) return false
+  if (directives.get('private') === true) return false
   if (requestHadAuthorization && !directives.has('public') && !directives.has('s-maxage') &&
     !directives.has('must-revalidate')) return false
   return true
@@ -95,7 +97,7 @@ export function storable (status: number, directives: Directives, requestHadAuth
  * or `Expires` counts as already stale (0), as §4.2.1 and §5.3 ask. `no-cache` makes it stale at once (§5.2.2.4).
  */
 export function freshnessLifetime (headers: Headers, { directives, targeted }: CacheDirectives, now: number): number | undefined {
-  if (directives.has('no-cache')) return 0
+  if (directives.get('no-cache') === true) return 0
   if (directives.has('s-maxage')) return deltaSeconds(directives.get('s-maxage')) ?? 0
   if (directives.has('max-age')) return deltaSeconds(directives.get('max-age')) ?? 0
   if (targeted || headers.expires === undefined) return undefined
@@ -122,7 +124,20 @@ export function initialAge (headers: Headers, now: number, requestTime = now): n
  */
 export function mustRevalidate (directives: Directives): boolean {
   return directives.has('must-revalidate') || directives.has('proxy-revalidate') || directives.has('s-maxage') ||
-    directives.has('no-cache')
+    directives.get('no-cache') === true
+}
+
+/**
+ * RFC 9111 §5.2.2.4 and §5.2.2.7: `no-cache` and `private` with field names only forbid storing (a shared cache)
+ * or reusing without revalidation those fields: the response is kept without them.
+ */
+export function omittedFields (directives: Directives): string[] {
+  const omit: string[] = []
+  for (const name of ['no-cache', 'private']) {
+    const fields = directives.get(name)
+    if (typeof fields === 'string') for (const field of fields.split(',')) if (field.trim() !== '') omit.push(field.trim().toLowerCase())
+  }
+  return omit
 }
 
 /** RFC 5861: a stale window from the response's own directive, else the route's; none when revalidation is due. */
@@ -153,10 +168,12 @@ export function responseFreshness (input: FreshnessInput): FreshnessResult {
     staleWhileRevalidateMs: staleWindow(cache.directives, 'stale-while-revalidate', route.staleWhileRevalidate, revalidate),
     staleIfErrorMs: staleWindow(cache.directives, 'stale-if-error', route.staleIfError, revalidate),
     mustRevalidate: revalidate,
-    initialAgeSeconds: age
+    initialAgeSeconds: age,
+    omit: cache.targeted ? [] : omittedFields(cache.directives)
   }
   if (!storable(status, cache.directives, input.requestHadAuthorization)) return result
-  if (cache.targeted && (cache.directives.has('no-cache'))) return result
+  // This cache never stores what its own targeted field keeps from it, with or without field names.
+  if (cache.targeted && (cache.directives.has('no-cache') || cache.directives.has('private'))) return result
   const lifetime = freshnessLifetime(headers, cache, now)
   if (lifetime === undefined && route.ttl === 0) return result
   result.freshMs = ((lifetime ?? route.ttl) - age) * 1000
