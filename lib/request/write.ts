@@ -11,6 +11,12 @@ import type { Store } from '../stores/store.ts'
  */
 export function writtenPaths (request: FastifyRequest, reply: FastifyReply): string[] {
   const base = `${request.protocol}://${request.host}`
+  let origin: URL
+  try {
+    origin = new URL(base)
+  } catch {
+    return [request.url.split('?')[0]!]
+  }
   const q = request.url.indexOf('?')
   const paths = [q === -1 ? request.url : request.url.slice(0, q)]
   for (const name of ['location', 'content-location']) {
@@ -22,7 +28,7 @@ export function writtenPaths (request: FastifyRequest, reply: FastifyReply): str
     } catch {
       continue
     }
-    if (target.host !== request.host) continue
+    if (target.host !== origin.host) continue
     if (!paths.includes(target.pathname)) paths.push(target.pathname)
   }
   return paths
