@@ -3,9 +3,10 @@ import formbody from '@fastify/formbody'
 import fancyCache, { type FancyCacheOptions } from '../index.ts'
 
 /**
- * A small blog: posts with comments, kept in memory, each page slow to build. It shows the seed's recipes:
- * a keyPrefix on the latest comment, onlyGetKeys on the paginated list, a per-visitor name filled in after the
- * cache, and purging a post's pages when a comment is added.
+ * A small blog: posts with comments, kept in memory, each page slow to build. It shows the recipes: a keyPrefix on
+ * the latest comment, onlyGetKeys on the paginated list, a per-visitor name filled in after the cache (its cookie
+ * listed in ignoreCookies, so it does not bypass), tags set by the handler from what it read, purge on writes (the
+ * comment form's POST purges its post), and a purge by tag for the lists.
  */
 interface Comment { author: string, text: string, at: number }
 interface Post { id: number, title: string, body: string, comments: Comment[] }
@@ -34,6 +35,10 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
     rememberAllUrls: true,
     rememberStatsAllUrls: true,
     admin: true,
+    // The visitor's display name is filled in after the cache: that cookie must not make requests bypass it.
+    ignoreCookies: ['name'],
+    // A comment's POST answers 303 to its post: that purges the post's cached page, with no code.
+    invalidateOnWrite: true,
     ...options.cache
   })
   await app.register(formbody)
@@ -53,6 +58,8 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
     await slow(50)
     const page = Math.max(1, Number((request.query as { page?: string }).page) || 1)
     const shown = posts.slice((page - 1) * PER_PAGE, page * PER_PAGE)
+    // Tag the list with the posts it shows, so a change to any of them purges it (see the comment route).
+    reply.fancyCache.tag(...shown.map((p) => `post:${p.id}`))
     const items = shown.map((p) => `<li><a href="/posts/${p.id}">${escape(p.title)}</a> (${p.comments.length} comments)</li>`)
     const next = page * PER_PAGE < posts.length ? `<a href="/?page=${page + 1}">Next page</a>` : ''
     reply.type('text/html; charset=utf-8')
@@ -89,8 +96,9 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
     if (post === undefined) return reply.code(404).send({ error: 'no such post' })
     const { author = 'anonymous', text = '' } = (request.body ?? {}) as { author?: string, text?: string }
     post.comments.push({ author: String(author).slice(0, 100), text: String(text).slice(0, 2000), at: Date.now() })
-    // The seed's "remembering what's cached" recipe: purge the post's pages and the lists showing its count.
-    await app.fancyCache.purgeUrls([`/posts/${post.id}`, `/posts/${post.id}?*`, '/', '/?*'])
+    // invalidateOnWrite purges /posts/:id itself (the 303's Location); the lists showing its comment count carry
+    // the post's tag, set by their handler.
+    await app.fancyCache.purgeTags(`post:${post.id}`)
     return reply.redirect(`/posts/${post.id}`, 303)
   })
 
