@@ -8,13 +8,6 @@ type PurgeRecord =
   | { kind: 'urls', matches: (url: string) => boolean, text: number }
   | { kind: 'clear', text: number }
 
-/** What a store is about to write, as far as purges care. */
-export interface Candidate {
-  key: string
-  url: string | undefined
-  tags: string[] | undefined
-}
-
 // The most purges remembered, and the most text (keys, tags, patterns) they may hold together. A write whose epoch
 // is older than what is remembered is refused: a store that cannot tell must not store a possibly outdated page.
 const RECORDS = 4096
@@ -67,14 +60,14 @@ export class PurgeLog {
   }
 
   /** Whether a write that took `epoch` before its work may be stored: no purge since then covered it. */
-  allows (epoch: string, candidate: Candidate): boolean {
+  allows (epoch: string, key: string, url: string | undefined, tags: string[] | undefined): boolean {
     if (typeof epoch !== 'string' || !epoch.startsWith(this.#id)) return false
     const since = Number(epoch.slice(this.#id.length))
     if (!Number.isSafeInteger(since) || since > this.#newest) return false
     if (since === this.#newest) return true
     if (since < this.#floor) return false
     for (let seq = since + 1; seq <= this.#newest; seq++) {
-      if (covers(this.#ring[seq % RECORDS]!, candidate)) return false
+      if (covers(this.#ring[seq % RECORDS]!, key, url, tags)) return false
     }
     return true
   }
@@ -95,11 +88,11 @@ export class PurgeLog {
   }
 }
 
-function covers (record: PurgeRecord, candidate: Candidate): boolean {
+function covers (record: PurgeRecord, key: string, url: string | undefined, tags: string[] | undefined): boolean {
   switch (record.kind) {
-    case 'key': return record.key === candidate.key
-    case 'tags': return candidate.tags?.some((tag) => record.tags.has(tag)) === true
-    case 'urls': return candidate.url !== undefined && record.matches(candidate.url)
+    case 'key': return record.key === key
+    case 'tags': return tags?.some((tag) => record.tags.has(tag)) === true
+    case 'urls': return url !== undefined && record.matches(url)
     case 'clear': return true
   }
 }

@@ -63,7 +63,7 @@ export class MemoryStore implements Store {
   }
 
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
-    if (!this.#purges.allows(meta.epoch, { key, url: meta.url, tags: meta.tags })) return false
+    if (!this.#purges.allows(meta.epoch, key, meta.url, meta.tags)) return false
     let group = this.#groups.get(key)
     if (group !== undefined && !sameList(group.vary, meta.vary)) {
       this.#dropGroup(group)
