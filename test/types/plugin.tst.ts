@@ -102,6 +102,16 @@ test('fastify.fancyCache finds, purges and counts', () => {
   expect(app.fancyCache.findUrls(42)).type.toRaiseError()
 })
 
+test('reply.fancyCache decides about the response being made', () => {
+  app.get('/handler', async (_request, reply) => {
+    expect(reply.fancyCache.tag('post:1', 'posts')).type.toBe<void>()
+    expect(reply.fancyCache.ttl(60)).type.toBe<void>()
+    expect(reply.fancyCache.noStore()).type.toBe<void>()
+    expect(reply.fancyCache.ttl('60')).type.toRaiseError()
+    return 'page'
+  })
+})
+
 test('errors are FastifyErrors with a literal code and status per constructor', () => {
   const err = new errorCodes.FANCY_CACHE_ERR_INVALID_OPTION('ttl: a whole number')
   expect(err.code).type.toBe<'FANCY_CACHE_ERR_INVALID_OPTION'>()
