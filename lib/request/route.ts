@@ -99,6 +99,9 @@ export function routeOf (request: FastifyRequest, options: ResolvedOptions): Cac
   if (route === undefined) {
     const url = String(config.url)
     route = config[kRoute] = resolve(config.fancyCache, methodsOf(config.method), url, url, options)
+    if (route !== null && isCachedRoute(route)) {
+      request.log.warn({ route: url }, 'fastify-fancy-cache: this route was added before the plugin loaded (register it with await first): its config was checked only now and its router constraints are not in its key')
+    }
   }
   return route
 }
