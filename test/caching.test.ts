@@ -242,7 +242,7 @@ test('invalid plugin options fail ready() naming the option and what was expecte
     [{ store: { get () {} } }, /store: 'memory', 'redis' or an object implementing Store/],
     [{ maxEntries: 0 }, /maxEntries: a whole number >= 1 \(got 0\)/],
     [{ statusCodes: [700] }, /statusCodes/],
-    [{ admin: { prefix: 'admin' } }, /admin: true, false or/],
+    [{ admin: { prefix: 'admin' } }, /admin.prefix: a path such as/],
     [{ namespace: 'a{b}' }, /namespace: 1-100 characters/],
     [{ remeberAllUrls: true }, /unknown option "remeberAllUrls"/]
   ]
