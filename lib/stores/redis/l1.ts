@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis'
 import { entryBytes } from '../memory.ts'
 import type { CacheEntry, Lookup } from '../store.ts'
 
@@ -110,4 +111,39 @@ export class L1 {
     ids?.delete(id)
     if (ids?.size === 0) this.#byKey.delete(key)
   }
+}
+
+/**
+ * Listen for invalidations on a connection of our own (`client.duplicate()`). L1 serves only while subscribed: on
+ * every (re)subscribe it starts empty, and a disconnect empties it, so no message can be missed while it answers.
+ * `onState` hears whether L1 may serve; the returned connection is the caller's to close.
+ */
+export function subscribe (client: Redis | Cluster, channel: string, l1: L1, onState: (listening: boolean) => void): Redis | Cluster {
+  const subscriber = client.isCluster
+    ? (client as Cluster).duplicate(undefined, { lazyConnect: false })
+    : (client as Redis).duplicate({ lazyConnect: false })
+  let closed = false
+  subscriber.on('message', (_channel: string, message: string) => {
+    if (message === '*') l1.clear()
+    else if (message.startsWith('k:')) l1.evict(message.slice(2))
+  })
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(() => {
+      if (closed) return
+      l1.clear()
+      onState(true)
+    }, () => {})
+  })
+  const down = () => {
+    onState(false)
+    l1.clear()
+  }
+  subscriber.on('close', down)
+  subscriber.on('end', () => {
+    closed = true
+    down()
+  })
+  // Errors surface as failed store calls; an unhandled 'error' event would crash the process.
+  subscriber.on('error', () => {})
+  return subscriber
 }

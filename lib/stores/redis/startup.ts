@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Redis } from 'ioredis'
 import { evictingRedis } from '../../errors.ts'
-import { bounded, type Context } from './walk.ts'
+import { bounded, type Context } from './context.ts'
 
 /** Where the Redis store's warnings go: a pino logger (`app.log`) or anything with `warn(message)`. */
 export interface StoreLog {
@@ -18,14 +17,14 @@ const SHARING_WINDOW_MS = 7 * 24 * 3600 * 1000
  * keys purges depend on have none. A Redis that does not let us read its configuration (managed services rename
  * CONFIG) is accepted with a warning.
  */
-export async function checkPolicy (nodes: Redis[], allow: boolean, warn: (code: string, message: string) => void): Promise<void> {
-  for (const node of nodes) {
+export async function checkPolicy (ctx: Context, allow: boolean): Promise<void> {
+  for (const node of ctx.nodes()) {
     let policy: string | undefined
     try {
-      const reply = await node.config('GET', 'maxmemory-policy') as string[]
+      const reply = await bounded(ctx, node.config('GET', 'maxmemory-policy') as Promise<string[]>)
       policy = reply[1]
     } catch {
-      warn('config', 'cannot read maxmemory-policy (CONFIG is disabled on this Redis): make sure it is noeviction or ' +
+      ctx.warn('config', 'cannot read maxmemory-policy (CONFIG is disabled on this Redis): make sure it is noeviction or ' +
         'volatile-*, since an allkeys-* policy can evict what purges rely on and leave purged pages served')
       return
     }

@@ -5,9 +5,12 @@ import type {
   CacheEntry, EntryMeta, KeyDetail, Lookup, PurgeOptions, ScanPage, Stats, Store, StoreHealth, StoreSummary
 } from '../store.ts'
 import { decodeEntry, decodeVary, encodeEntry, encodeTimes, KeyLayout, parseEpoch, shardOf } from './codec.ts'
-import { L1, type L1Options } from './l1.ts'
-import { checkPolicy, noteApp, type StoreLog } from './startup.ts'
+import { L1, subscribe, type L1Options } from './l1.ts'
 import { SCRIPTS, type Arg, type Commands } from './commands.ts'
+import { Connection } from './connection.ts'
+import { bounded, type Context, foreign, isWrongType, STATS_TTL_MS } from './context.ts'
+import * as purges from './purges.ts'
+import { checkPolicy, noteApp, type StoreLog } from './startup.ts'
 import * as walk from './walk.ts'
 
 export type { L1Options } from './l1.ts'
@@ -34,8 +37,6 @@ export interface RedisStoreOptions {
   app?: string
 }
 
-/** How long hits and misses are kept after their last count: they outlive entries, but not forever. */
-export const STATS_TTL_MS = 30 * 24 * 3600 * 1000
 const DEFAULT_NAMESPACE = 'fancy-cache'
 const DEFAULT_MAX_VARIANTS = 64
 
@@ -54,14 +55,14 @@ export class RedisStore implements Store {
   readonly #keys: KeyLayout
   readonly #l1: L1 | undefined
   readonly #options: RedisStoreOptions
-  readonly #ctx: walk.Context
+  readonly #ctx: Context
   /** The value of every lock this process takes: a lock is released only by the process holding it. */
   readonly #token = randomUUID()
   readonly #warned = new Set<string>()
+  readonly #connection: Connection
   #subscriber: Redis | Cluster | undefined
   #listening = false
-  #connected = false
-  #firstConnection: Promise<void> | undefined
+  #closed = false
 
   constructor (options: RedisStoreOptions) {
     const { client } = options
@@ -81,6 +82,7 @@ export class RedisStore implements Store {
     this.#commands = client as unknown as Commands
     this.#cluster = client.isCluster
     this.#keys = new KeyLayout(namespace)
+    this.#connection = new Connection(client)
     for (const [name, source] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua: source })
     this.#ctx = {
       commands: this.#commands,
@@ -92,8 +94,8 @@ export class RedisStore implements Store {
       evict: (key) => this.#l1?.evict(key)
     }
     if (options.l1 !== undefined && options.l1 !== false) {
-      this.#l1 = new L1(options.l1)
-      this.#subscribe(this.#l1)
+      const l1 = this.#l1 = new L1(options.l1)
+      this.#subscriber = subscribe(client, this.#keys.channel, l1, (listening) => { this.#listening = listening && !this.#closed })
     }
   }
 
@@ -104,11 +106,12 @@ export class RedisStore implements Store {
    */
   async init (): Promise<void> {
     const run = async () => {
-      await checkPolicy(this.#nodes(), this.#options.allowEvictingPolicy === true, this.#ctx.warn)
-      if (this.namespace === DEFAULT_NAMESPACE) await noteApp(this.#ctx, this.#options.app)
+      await checkPolicy(this.#ctx, this.#options.allowEvictingPolicy === true)
+      // Only a hint for the operator: a failure here (a value not ours under the key) must not stop the app.
+      if (this.namespace === DEFAULT_NAMESPACE) await noteApp(this.#ctx, this.#options.app).catch(() => foreign(this.#ctx))
     }
     try {
-      await walk.bounded(this.#ctx, this.#ready() ?? Promise.resolve())
+      await bounded(this.#ctx, this.#connection.ready() ?? Promise.resolve())
     } catch {
       this.#warn('unreachable', 'Redis is not reachable at start-up: serving uncached; the eviction policy is checked once it connects')
       this.#client.once('ready', () => { run().catch((err: Error) => this.#warn('policy', err.message)) })
@@ -141,14 +144,14 @@ export class RedisStore implements Store {
       if (hit !== undefined) return hit
       l1.missed()
     }
-    const connecting = this.#ready()
+    const connecting = this.#connection.ready()
     if (connecting !== undefined) await connecting
     let reply: (Buffer | null)[]
     try {
       reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'f', 'v', `=${variant}`, `m:${variant}`)
     } catch (err) {
       // Something else lives under our key: a miss, and the next set replaces it.
-      if (walk.isWrongType(err)) return undefined
+      if (isWrongType(err)) return undefined
       throw err
     }
     const [format, vary, data, times] = reply
@@ -165,7 +168,7 @@ export class RedisStore implements Store {
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
     const epoch = parseEpoch(meta.epoch)
     if (epoch === undefined) return false
-    const connecting = this.#ready()
+    const connecting = this.#connection.ready()
     if (connecting !== undefined) await connecting
     const data = encodeEntry(entry)
     const times = encodeTimes(entry, data.length)
@@ -181,14 +184,14 @@ export class RedisStore implements Store {
     let stored: boolean
     if (!this.#cluster) {
       keys.push(this.#keys.purges, ...tagKeys.flatMap((set) => [set, this.#keys.tagName(set)]))
-      const [ttl, foreign] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '1', tags.length, ...tags) as number[]
-      if (foreign === 1) this.#foreign()
+      const [ttl, notOurs] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '1', tags.length, ...tags) as number[]
+      if (notOurs === 1) foreign(this.#ctx)
       stored = ttl! > 0
     } else {
       stored = await this.#clusterSet(keys, args, epoch, key, url, hasUrl, tags, tagKeys, variant, times)
     }
     this.#l1?.evict(key)
-    if (stored && tags.length > 0) walk.sweepTag(this.#ctx, tagKeys)
+    if (stored && tags.length > 0) purges.sweepTag(this.#ctx, tagKeys)
     return stored
   }
 
@@ -201,48 +204,48 @@ export class RedisStore implements Store {
     hasUrl: string, tags: string[], tagKeys: string[], variant: string, times: string): Promise<boolean> {
     const check = () => this.#commands.fancyCacheCheck(1, this.#keys.purges, epoch.token, epoch.seq, key, url, hasUrl, ...tags)
     if (await check() === 1) return false
-    const [ttl, foreign] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '0', tags.length, ...tags) as number[]
+    const [ttl, notOurs] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '0', tags.length, ...tags) as number[]
     const tagged = await Promise.all(tagKeys.map((set, i) => this.#commands.fancyCacheTag(2, set, this.#keys.tagName(set), key, tags[i]!)))
-    if (foreign === 1 || tagged.includes(0)) this.#foreign()
+    if (notOurs === 1 || tagged.includes(0)) foreign(this.#ctx)
     if (await check() === 0) return ttl! > 0
     await this.#commands.fancyCacheUnset(keys.length, ...keys, variant, times, this.#keys.channel, key, Date.now(), STATS_TTL_MS)
     return false
   }
 
   async epoch (): Promise<string> {
-    const connecting = this.#ready()
+    const connecting = this.#connection.ready()
     if (connecting !== undefined) await connecting
-    const [token, seq, foreign] = await this.#commands.fancyCacheEpoch(1, this.#keys.purges, randomUUID()) as [string, string, number]
-    if (foreign === 1) this.#foreign()
+    const [token, seq, notOurs] = await this.#commands.fancyCacheEpoch(1, this.#keys.purges, randomUUID()) as [string, string, number]
+    if (notOurs === 1) foreign(this.#ctx)
     return `${token}:${seq}`
   }
 
   async notePurge (patterns: string[]): Promise<void> {
     await this.#readyNow()
     if (patterns.length === 0) return
-    await walk.note(this.#ctx, 'p', patterns)
+    await purges.note(this.#ctx, 'p', patterns)
   }
 
   async delete (key: string, options: PurgeOptions = {}): Promise<boolean> {
     await this.#readyNow()
     // On a Cluster the purge is listed first: a set that checks after writing then sees it and takes its write back.
-    if (this.#cluster) await walk.note(this.#ctx, 'k', [key])
-    return await walk.purge(this.#ctx, key, options, !this.#cluster)
+    if (this.#cluster) await purges.note(this.#ctx, 'k', [key])
+    return await purges.purge(this.#ctx, key, options, !this.#cluster)
   }
 
   async deleteTags (tags: string[], options: PurgeOptions = {}): Promise<number> {
     await this.#readyNow()
     const unique = [...new Set(tags)]
     if (unique.length === 0) return 0
-    await walk.note(this.#ctx, 't', unique)
-    return await walk.purgeTagged(this.#ctx, unique, options)
+    await purges.note(this.#ctx, 't', unique)
+    return await purges.purgeTagged(this.#ctx, unique, options)
   }
 
   async count (key: string, field: keyof Stats): Promise<void> {
     await this.#readyNow()
     const counted = await this.#commands.fancyCacheCount(1, this.#keys.index(shardOf(key)), key, field === 'hits' ? 'h' : 'm',
       Date.now(), STATS_TTL_MS)
-    if (counted === 0) this.#foreign()
+    if (counted === 0) foreign(this.#ctx)
   }
 
   async statsOf (key: string): Promise<Stats | null> {
@@ -291,15 +294,11 @@ export class RedisStore implements Store {
 
   /** Close the L1 subscription (the only connection the store opens); the given client stays open. */
   async close (): Promise<void> {
+    this.#closed = true
     this.#listening = false
     this.#l1?.clear()
     this.#subscriber?.disconnect()
     this.#subscriber = undefined
-  }
-
-  #foreign (): void {
-    this.#warn('foreign', `a key under the namespace '${this.namespace}' holds a value this store did not write; ` +
-      'it is skipped (or replaced) and caching goes on. Is another program writing there?')
   }
 
   #warn (code: string, message: string): void {
@@ -308,41 +307,10 @@ export class RedisStore implements Store {
     this.#options.log?.warn(`fastify-fancy-cache: ${message}`)
   }
 
+  /** Wait (boundedly) for the first connection while the app starts; fail at once when disconnected later. */
   async #readyNow (): Promise<void> {
-    const connecting = this.#ready()
-    if (connecting !== undefined) await walk.bounded(this.#ctx, connecting)
-  }
-
-  /**
-   * Fail fast while disconnected rather than let commands pile up in the client's offline queue. Only before the
-   * client was ever ready (the app is starting) do calls wait for its first connection, or its first error.
-   */
-  #ready (): Promise<void> | undefined {
-    const status = this.#client.status
-    if (status === 'ready') {
-      this.#connected = true
-      return undefined
-    }
-    if (this.#connected || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) {
-      throw storeUnavailable(status)
-    }
-    return (this.#firstConnection ??= this.#connect())
-  }
-
-  #connect (): Promise<void> {
-    const client = this.#client
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: unknown) => {
-        client.off('ready', done)
-        client.off('error', done)
-        this.#firstConnection = undefined
-        if (err === undefined) resolve()
-        else reject(storeUnavailable(client.status))
-      }
-      client.on('ready', done)
-      client.on('error', done)
-      if (client.status === 'wait') client.connect().catch(() => {})
-    })
+    const connecting = this.#connection.ready()
+    if (connecting !== undefined) await bounded(this.#ctx, connecting)
   }
 
   #nodes (): Redis[] {
@@ -350,36 +318,5 @@ export class RedisStore implements Store {
     const nodes = (this.#client as Cluster).nodes('master')
     if (nodes.length === 0) throw storeUnavailable('no master known')
     return nodes
-  }
-
-  /**
-   * Listen for invalidations on a connection of our own. L1 serves only while subscribed: on every (re)subscribe it
-   * starts empty, and a disconnect empties it, so no message can be missed while it answers.
-   */
-  #subscribe (l1: L1): void {
-    const client = this.#client
-    const subscriber = client.isCluster
-      ? (client as Cluster).duplicate(undefined, { lazyConnect: false })
-      : (client as Redis).duplicate({ lazyConnect: false })
-    this.#subscriber = subscriber
-    subscriber.on('message', (_channel: string, message: string) => {
-      if (message === '*') l1.clear()
-      else if (message.startsWith('k:')) l1.evict(message.slice(2))
-    })
-    subscriber.on('ready', () => {
-      subscriber.subscribe(this.#keys.channel).then(() => {
-        if (this.#subscriber !== subscriber) return
-        l1.clear()
-        this.#listening = true
-      }, () => {})
-    })
-    const down = () => {
-      this.#listening = false
-      l1.clear()
-    }
-    subscriber.on('close', down)
-    subscriber.on('end', down)
-    // Errors surface as failed store calls; an unhandled 'error' event would crash the process.
-    subscriber.on('error', () => {})
   }
 }
