@@ -103,7 +103,7 @@ test('the entry view: variants, stored headers, tags, size, times and stats; a p
   assert.match(html, /<title>fancy-cache · entry<\/title>/)
   assert.match(html, /<dt>URL<\/dt><dd><code>\/tagged\/7<\/code><\/dd>/)
   assert.match(html, /<code class="tag">item:7<\/code>/)
-  assert.match(html, /<dt>Stats<\/dt><dd>1 hits, 1 misses \(50%\)<\/dd>/)
+  assert.match(html, /<dt>Stats<\/dt><dd>1 hit, 1 miss \(50%\)<\/dd>/)
   assert.match(html, /Variant 1: <code>\(the only variant: no Vary\)<\/code>/)
   assert.match(html, /<dt>Status<\/dt><dd>200 · fresh<\/dd>/)
   assert.match(html, /<td><code>content-type<\/code><\/td><td class="value"><code>text\/plain; charset=utf-8<\/code><\/td>/)

@@ -14,6 +14,11 @@ export function printable (text: string): string {
   })
 }
 
+/** The cache's own tags (`~path:…`, what purges on writes use) are not the app's: the pages leave them out. */
+export function isUserTag (tag: { tag: string }): boolean {
+  return !tag.tag.startsWith('~path:')
+}
+
 /** The store's health line: type, connection, circuit breaker, the L1's hit ratio. */
 export function healthModel (health: CacheHealth, collector: MetricsCollector) {
   const l1 = health.l1
@@ -93,6 +98,10 @@ export function routeRows (collector: MetricsCollector, sizes: RouteSizes) {
   }).sort((a, b) => b.savedMs - a.savedMs || a.route.localeCompare(b.route))
 }
 
+function count (n: number, one: string, many: string): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
+}
+
 function headerRows (entry: CacheEntry): Array<[string, string]> {
   return Object.entries(entry.headers).flatMap(([name, value]) =>
     (Array.isArray(value) ? value : [value]).map((v): [string, string] => [name, printable(String(v))]))
@@ -111,10 +120,10 @@ export function entryModel (detail: KeyDetail) {
     key: detail.key,
     url: detail.url === undefined ? undefined : printable(detail.url),
     vary: detail.vary,
-    tags: detail.tags.map(printable),
+    tags: detail.tags.filter((tag) => isUserTag({ tag })).map(printable),
     stats: detail.stats === null
       ? undefined
-      : { hits: detail.stats.hits, misses: detail.stats.misses, ratio: formatRatio(detail.stats.hits, detail.stats.misses) },
+      : `${count(detail.stats.hits, 'hit', 'hits')}, ${count(detail.stats.misses, 'miss', 'misses')} (${formatRatio(detail.stats.hits, detail.stats.misses)})`,
     bytes: formatBytes(detail.variants.reduce((sum, v) => sum + v.entry.body.length, 0)),
     variants: detail.variants.map(({ variant, entry }) => ({
       variant: variant === '' ? '(the only variant: no Vary)' : printable(variant),

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { adminBadRequest } from '../errors.ts'
 import { urlRow } from '../api.ts'
-import { savedMs } from './detail.ts'
+import { isUserTag, savedMs } from './detail.ts'
 import { OUTCOMES } from './metrics.ts'
 import { logPurge, runPurge, type PurgeRecord } from './purge.ts'
 import { all, bounded, fieldsOf, methodNotAllowed, one, requireContentType, type Scope } from './scope.ts'
@@ -91,7 +91,7 @@ export function jsonRoutes (scope: Scope): void {
   app.get('/api/tags', async (request) => {
     const query = fieldsOf(request.query)
     const page = await api.scanTags({ cursor: one(query.cursor) || '0', count: limitOf(request) })
-    return { cursor: page.cursor === '0' ? null : page.cursor, tags: page.tags }
+    return { cursor: page.cursor === '0' ? null : page.cursor, tags: page.tags.filter(isUserTag) }
   })
 
   methodNotAllowed(app, base, '/api/urls', ['GET'])

@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { CacheEvent, CacheOutcome } from '../events.ts'
+import { stateOf } from '../request/state.ts'
 import type { FancyCacheApi } from '../urls.ts'
 
 /** Every outcome the request channel publishes, in the order the metrics list them. */
@@ -90,6 +91,8 @@ export class MetricsCollector {
   readonly startedAt = Date.now()
   readonly api: FancyCacheApi
   readonly #routes = new Map<string, RouteCounters>()
+  /** Counters by the cache's own per-route object: found without `request.routeOptions`, which builds an object. */
+  readonly #byRoute = new WeakMap<object, RouteCounters>()
   readonly #histograms = Object.fromEntries(OUTCOMES.map((o) => [o, new Histogram()])) as Record<CacheOutcome, Histogram>
   readonly purges = Object.fromEntries(PURGE_KINDS.map((k) => [k, 0])) as Record<typeof PURGE_KINDS[number], number>
   purgedEntries = 0
@@ -134,12 +137,22 @@ export class MetricsCollector {
   readonly #onRequest = (message: unknown): void => {
     const { outcome, request } = message as CacheEvent
     if ((request.server as { fancyCache?: unknown }).fancyCache !== this.api) return
-    const counters = this.route(request.routeOptions.url ?? OTHER_ROUTE)
+    const counters = this.#countersOf(request)
     counters[outcome]++
     this.#current[OUTCOME_INDEX[outcome]]!++
     const tracked = request as Tracked
     tracked[kOutcome] = outcome
     tracked[kRoute] = counters
+  }
+
+  #countersOf (request: FastifyRequest): RouteCounters {
+    const route = stateOf(request)?.route
+    let counters = route === undefined ? undefined : this.#byRoute.get(route)
+    if (counters === undefined) {
+      counters = this.route(request.routeOptions.url ?? OTHER_ROUTE)
+      if (route !== undefined) this.#byRoute.set(route, counters)
+    }
+    return counters
   }
 
   readonly #onPurge = (message: unknown): void => {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { adminBadRequest, adminNotFound } from '../errors.ts'
 import { chartOf } from './chart.ts'
-import { entryModel, healthModel, printable, routeRows } from './detail.ts'
+import { entryModel, healthModel, isUserTag, printable, routeRows } from './detail.ts'
 import { list } from './listing.ts'
 import { confirmAllModel, formPurge } from './purge.ts'
 import { fieldsOf, methodNotAllowed, one, type Scope } from './scope.ts'
@@ -69,7 +69,7 @@ export function pageRoutes (scope: Scope, assets: { stylesheet: Buffer, icon: Bu
     return html(reply, 'tags', {
       ...layoutOf(context(request, 'tags'), 'tags'),
       supported: page !== undefined,
-      tags: (page?.tags ?? []).map((t) => ({ tag: t.tag, shown: printable(t.tag), keys: t.keys.toLocaleString('en-US') })),
+      tags: (page?.tags ?? []).filter(isUserTag).map((t) => ({ tag: t.tag, shown: printable(t.tag), keys: t.keys.toLocaleString('en-US') })),
       first: cursor !== '0' ? `${base}/tags` : undefined,
       next: page !== undefined && page.cursor !== '0' ? `${base}/tags?cursor=${encodeURIComponent(page.cursor)}` : undefined
     })
