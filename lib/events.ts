@@ -46,6 +46,7 @@ export interface PurgeEvent {
  */
 export const purgeChannel = channel('fastify-fancy-cache:purge')
 
+/** Announce a finished purge (a no-op while nobody subscribes). */
 export function publishPurge (event: PurgeEvent): void {
   if (purgeChannel.hasSubscribers) purgeChannel.publish(event)
 }
