@@ -204,8 +204,11 @@ export class RedisStore implements Store {
     hasUrl: string, tags: string[], tagKeys: string[], variant: string, times: string): Promise<boolean> {
     const check = () => this.#commands.fancyCacheCheck(1, this.#keys.purges, epoch.token, epoch.seq, key, url, hasUrl, ...tags)
     if (await check() === 1) return false
-    const [ttl, notOurs] = await this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '0', tags.length, ...tags) as number[]
-    const tagged = await Promise.all(tagKeys.map((set, i) => this.#commands.fancyCacheTag(2, set, this.#keys.tagName(set), key, tags[i]!)))
+    // The write and its tags go out together: one round trip, whatever the number of tags.
+    const [[ttl, notOurs], ...tagged] = await Promise.all([
+      this.#commands.fancyCacheSet(keys.length, ...keys, ...args, '0', tags.length, ...tags) as Promise<number[]>,
+      ...tagKeys.map((set, i) => this.#commands.fancyCacheTag(2, set, this.#keys.tagName(set), key, tags[i]!))
+    ])
     if (notOurs === 1 || tagged.includes(0)) foreign(this.#ctx)
     if (await check() === 0) return ttl! > 0
     await this.#commands.fancyCacheUnset(keys.length, ...keys, variant, times, this.#keys.channel, key, Date.now(), STATS_TTL_MS)
