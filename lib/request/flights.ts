@@ -28,10 +28,17 @@ export class Flight {
   waiters: Waiter[] = []
   /** Changes whenever another request takes the lead, so a superseded leader cannot end the flight. */
   leader = 0
+  /** When the current leader started, and its response (whose early close hands the lead on). */
+  since: number
+  res: ServerResponse | undefined
+  // Armed only while someone waits: a miss nobody waits for costs no timer and no listener.
   timer: NodeJS.Timeout | undefined
+  onLeaderGone: (() => void) | undefined
 
-  constructor (id: string) {
+  constructor (id: string, res: ServerResponse | undefined) {
     this.id = id
+    this.res = res
+    this.since = Date.now()
   }
 }
 
@@ -54,12 +61,17 @@ export class Flights {
     return this.#flights.get(id)
   }
 
-  /** Start leading a regeneration of `id`: its leader token is `flight.leader`. */
-  lead (id: string): Flight {
-    const flight = new Flight(id)
+  /** Start leading a regeneration of `id` for the response `res`: its leader token is `flight.leader`. */
+  lead (id: string, res: ServerResponse | undefined): Flight {
+    const flight = new Flight(id, res)
     this.#flights.set(id, flight)
-    this.#arm(flight)
     return flight
+  }
+
+  /** A waiter that was told to `lead` takes over with its own response. */
+  takeOver (flight: Flight, res: ServerResponse): void {
+    flight.res = res
+    if (flight.waiters.length > 0) this.#watch(flight)
   }
 
   /** Wait for the regeneration of `id` in progress; `undefined` when there is none. */
@@ -78,6 +90,7 @@ export class Flights {
       }
       res.once('close', waiter.onClose)
       flight.waiters.push(waiter)
+      if (flight.waiters.length === 1) this.#watch(flight)
     })
   }
 
@@ -101,23 +114,38 @@ export class Flights {
   }
 
   #promote (flight: Flight): void {
+    this.#unwatch(flight)
     const next = flight.waiters.shift()
     if (next === undefined) {
       this.#end(flight)
       return
     }
     flight.leader++
-    this.#arm(flight)
+    flight.since = Date.now()
+    flight.res = undefined
     this.#release(next, 'lead')
   }
 
-  #arm (flight: Flight): void {
+  /** Someone waits: bound the wait from the leader's start, and hand the lead on if the leader's client leaves. */
+  #watch (flight: Flight): void {
+    this.#unwatch(flight)
+    flight.timer = setTimeout(() => this.#promote(flight), Math.max(flight.since + this.#timeoutMs - Date.now(), 0))
+    const res = flight.res
+    if (res === undefined) return
+    const token = flight.leader
+    flight.onLeaderGone = () => { if (token === flight.leader && !res.writableFinished) this.#promote(flight) }
+    res.once('close', flight.onLeaderGone)
+  }
+
+  #unwatch (flight: Flight): void {
     clearTimeout(flight.timer)
-    flight.timer = setTimeout(() => this.#promote(flight), this.#timeoutMs)
+    flight.timer = undefined
+    if (flight.onLeaderGone !== undefined) flight.res?.removeListener('close', flight.onLeaderGone)
+    flight.onLeaderGone = undefined
   }
 
   #end (flight: Flight): void {
-    clearTimeout(flight.timer)
+    this.#unwatch(flight)
     if (this.#flights.get(flight.id) === flight) this.#flights.delete(flight.id)
   }
 

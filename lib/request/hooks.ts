@@ -90,8 +90,9 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     if (method !== 'GET' && method !== 'HEAD') return done()
     if (!isCachedRoute(route)) return done()
     if (route.hooks === undefined) {
-      route.hooks = learnHooks(reply, onRequest, onSend)
-      if (route.hooks.reordered) return done()
+      const learnt = learnHooks(reply, onRequest, onSend)
+      route.hooks = learnt
+      if (learnt.reordered) return done()
     }
     if (peek !== undefined && request.headers[REFRESH_HEADER] === undefined && quickHit(request, reply, route)) return
     lookup(request, reply, route).then((answered) => { if (answered !== true) done() }, done)
@@ -179,7 +180,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
       if (matches(request, waited)) return hit(request, reply, state.route, state.key, waited.entry, 'hit', state)
       return prepare(request, state, failed)
     }
-    lead(reply, state, flights.lead(id))
+    lead(reply, state, flights.lead(id, reply.raw))
     if (!failed && crossProcess) {
       const elsewhere = await lockOrWait(guard, store, state.key, state.variant, options.coalesceTimeout)
       state.locked = elsewhere.locked
@@ -200,18 +201,13 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   function lead (reply: FastifyReply, state: State, flight: NonNullable<State['flight']>) {
     state.flight = flight
     state.token = flight.leader
-    // Whatever happens to the leader (error, abort), one of its waiters takes over.
-    reply.raw.once('close', () => {
-      if (state.flight === flight) {
-        state.flight = undefined
-        flights.failed(flight, state.token)
-      }
-    })
   }
 
   function adopt (reply: FastifyReply, state: State, id: string) {
     const flight = flights.get(id)
-    if (flight !== undefined) lead(reply, state, flight)
+    if (flight === undefined) return
+    flights.takeOver(flight, reply.raw)
+    lead(reply, state, flight)
   }
 
   /** A background regeneration: lead its flight, and across processes only when no other process is at it. */

@@ -34,7 +34,7 @@ export class Refresher {
   /** Regenerate the page of `request` in the background, unless a regeneration of it is already running here. */
   start (request: FastifyRequest, key: string, variant: string, id: string): void {
     if (this.#flights.get(id) !== undefined) return
-    const flight = this.#flights.lead(id)
+    const flight = this.#flights.lead(id, undefined)
     const token = randomUUID()
     const socket = request.raw.socket as typeof request.raw.socket & { encrypted?: boolean }
     this.#pending.set(token, { key, variant, flight, encrypted: socket?.encrypted === true })
