@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { channel } from 'node:diagnostics_channel'
 import { test } from 'node:test'
 import Fastify from 'fastify'
+import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import fancyCache, { type FancyCacheOptions } from '../index.ts'
+import fancyCache, { MemoryStore, type FancyCacheOptions } from '../index.ts'
+import { RedisServer } from './helpers/redis-server.ts'
 
 /** An app with three cached routes (one never storable) and one plain route. */
 async function metricsApp (options: FancyCacheOptions = { metrics: true }) {
@@ -176,5 +178,58 @@ test('bad metrics options fail at start-up naming the field', async () => {
       assert.match(err.message, message)
       return true
     }, JSON.stringify(metrics))
+  }
+})
+
+test('purges through fastify.fancyCache are counted by kind, soft or hard, with the entries they covered', async () => {
+  const app = await metricsApp({ metrics: true, rememberAllUrls: true })
+  await traffic(app)
+  assert.equal(await app.fancyCache.purgeUrls('/items/*'), 2)
+  await app.fancyCache.purgeUrls('/nothing-here')
+  await app.fancyCache.purgeUrls('/a', { soft: true })
+  await app.fancyCache.clear()
+  const { values } = await scrape(app)
+  assert.equal(values.get('fancy_cache_purges_total{kind="urls"}'), 3)
+  assert.equal(values.get('fancy_cache_purges_total{kind="clear"}'), 1)
+  // Two items, nothing, /a softly (it stays, stale), then clear() removed the one entry left.
+  assert.equal(values.get('fancy_cache_purged_entries_total'), 2 + 0 + 1 + 1)
+  assert.equal(values.get('fancy_cache_entries'), 0)
+  await app.close()
+})
+
+test('a failing store shows as down, and the circuit breaker as open', async () => {
+  class DownStore extends MemoryStore {
+    override async get (): Promise<never> { throw new Error('down') }
+    override async summary (): Promise<never> { throw new Error('down') }
+  }
+  const app = await metricsApp({ metrics: true, store: new DownStore() })
+  for (let i = 0; i < 5; i++) assert.equal((await app.inject('/a')).statusCode, 200)
+  const { values } = await scrape(app)
+  assert.equal(values.get('fancy_cache_store_up'), 0)
+  assert.equal(values.get('fancy_cache_circuit_open'), 1)
+  assert.equal(values.get('fancy_cache_entries'), undefined, 'no gauge the store could not give')
+  assert.ok(values.get('fancy_cache_requests_total{route="/a",outcome="store_error"}')! >= 1)
+  await app.close()
+})
+
+test('with Redis and an L1, the L1\'s hits and misses are counted and the store is up', async () => {
+  const redis = await RedisServer.start()
+  const client = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 })
+  await client.connect()
+  const app = await metricsApp({ metrics: true, store: 'redis', redis: client, namespace: 'metrics-l1', l1: true })
+  try {
+    for (let i = 0; i < 4; i++) await app.inject('/a')
+    const { values } = await scrape(app)
+    const l1 = app.fancyCache.health().l1!
+    assert.ok(l1.hits > 0)
+    assert.equal(values.get('fancy_cache_l1_hits_total'), l1.hits)
+    assert.equal(values.get('fancy_cache_l1_misses_total'), l1.misses)
+    assert.equal(values.get('fancy_cache_requests_total{route="/a",outcome="hit"}'), 3)
+    assert.equal(values.get('fancy_cache_store_up'), 1)
+    assert.equal(values.get('fancy_cache_entries'), 1)
+  } finally {
+    await app.close()
+    client.disconnect()
+    await redis.stop()
   }
 })
