@@ -46,7 +46,8 @@ test('on a 3-master cluster: pages are cached, found and purged across slots, an
   const app = Fastify()
   t.after(() => app.close())
   const namespace = `cluster-app-${++namespaces}`
-  await app.register(fancyCache, { store: 'redis', redis: client, namespace, rememberAllUrls: true, rememberStatsAllUrls: true })
+  // A set on a Cluster takes three round trips; a generous storeTimeout keeps a busy machine from failing them open.
+  await app.register(fancyCache, { store: 'redis', redis: client, namespace, rememberAllUrls: true, rememberStatsAllUrls: true, storeTimeout: 2000 })
   let runs = 0
   app.get('/*', { config: { fancyCache: { tags: (request) => [request.url.startsWith('/news') ? 'news' : 'other'] } } },
     async (request) => `${request.url} ${++runs}`)

@@ -99,7 +99,7 @@ test('kill -9 of Redis during requests: every request answered within 2 s; hits 
   assert.ok(back >= 0, 'caching resumed within 10 s')
 })
 
-test('DEBUG SLEEP 2 on Redis: requests answer within storeTimeout plus the handler\'s time', { timeout: 60_000 }, async (t) => {
+test('DEBUG SLEEP 2 on Redis: requests answer within the bound of a miss\'s store calls plus the handler\'s time', { timeout: 60_000 }, async (t) => {
   const { app, warnings } = await faultyApp()
   for (let n = 0; n < 20; n++) await app.inject(`/p/${n}`)
   const sleeping = server.cli('DEBUG', 'SLEEP', '2')
@@ -109,8 +109,8 @@ test('DEBUG SLEEP 2 on Redis: requests answer within storeTimeout plus the handl
   const slowest = Math.max(...outcomes.map((o) => o.ms))
   t.diagnostic(`${outcomes.length} requests while Redis slept, slowest ${slowest.toFixed(0)} ms`)
   assert.ok(outcomes.every((o) => o.status === 200))
-  // The bound, with room for a busy CI machine: one store wait, the handler, and scheduling.
-  assert.ok(slowest < STORE_TIMEOUT + HANDLER_MS + 400, `slowest request took ${slowest} ms`)
+  // The documented bound (three store calls of at most storeTimeout, then the handler), with room for a busy machine.
+  assert.ok(slowest < 3 * STORE_TIMEOUT + HANDLER_MS + 2000, `slowest request took ${slowest} ms`)
   assert.equal(warnings.filter((w) => w.includes('store failing')).length, 1)
   assert.ok(await untilHit(app, '/p/3', 10_000) >= 0, 'caching resumed')
 })
