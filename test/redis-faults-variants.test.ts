@@ -64,15 +64,17 @@ test('5,000 User-Agent variants of one URL: each served its own page, Redis keep
   assert.doesNotMatch(String(oldest.headers['cache-status']), /hit/)
 })
 
-test('concurrent misses for several variants on two instances: one render per variant', { timeout: 60_000 }, async () => {
+test('concurrent misses for several variants on two instances: one render per variant', { timeout: 60_000 }, async (t) => {
   const runs = new Map<string, number>()
   const { app: a } = await varyingApp('variant-locks', runs, 300)
   const { app: b } = await varyingApp('variant-locks', runs, 300)
   // The Vary list is learnt from a first response; the variants then regenerate concurrently.
   await a.inject({ url: '/ua', headers: { 'user-agent': 'warm-up' } })
   const agents = ['one', 'two', 'three', 'four']
+  const started = performance.now()
   const responses = await Promise.all(Array.from({ length: 24 }, (_, i) =>
     (i % 2 === 0 ? a : b).inject({ url: '/ua', headers: { 'user-agent': agents[i % 4]! } })))
+  t.diagnostic(`24 requests for 4 variants (300 ms handler) on two instances answered in ${(performance.now() - started).toFixed(0)} ms`)
   for (const [i, response] of responses.entries()) assert.equal(response.body, `for ${agents[i % 4]}`)
   assert.deepEqual(agents.map((agent) => runs.get(agent)), [1, 1, 1, 1])
 })
