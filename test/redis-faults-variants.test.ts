@@ -39,11 +39,11 @@ async function varyingApp (namespace: string, runs: Map<string, number>, handler
   return { app, client }
 }
 
-test('5,000 User-Agent variants of one URL: each served its own page, Redis keeps the newest maxVariants', { timeout: 120_000 }, async (t) => {
+test('1,000 User-Agent variants of one URL: each served its own page, Redis keeps the newest maxVariants', { timeout: 120_000 }, async (t) => {
   const runs = new Map<string, number>()
   const { app, client } = await varyingApp('variants', runs)
   const started = performance.now()
-  for (let i = 0; i < 5000; i++) {
+  for (let i = 0; i < 1000; i++) {
     const response = await app.inject({ url: '/ua', headers: { 'user-agent': `agent ${i}` } })
     assert.equal(response.body, `for agent ${i}`)
   }
@@ -54,11 +54,11 @@ test('5,000 User-Agent variants of one URL: each served its own page, Redis keep
     return found
   })()
   const fields = await client.hlen(`variants:{${shardOf(entry!.key)}}:e:${entry!.key}`)
-  t.diagnostic(`5,000 variants requested in ${seconds.toFixed(1)} s; the group holds ${fields} fields`)
+  t.diagnostic(`1,000 variants requested in ${seconds.toFixed(1)} s; the group holds ${fields} fields`)
   assert.ok(fields <= 2 * 64 + 10, `${fields} fields in one hash`)
-  const newest = await app.inject({ url: '/ua', headers: { 'user-agent': 'agent 4999' } })
+  const newest = await app.inject({ url: '/ua', headers: { 'user-agent': 'agent 999' } })
   assert.match(String(newest.headers['cache-status']), /hit/)
-  assert.equal(newest.body, 'for agent 4999')
+  assert.equal(newest.body, 'for agent 999')
   const oldest = await app.inject({ url: '/ua', headers: { 'user-agent': 'agent 0' } })
   assert.equal(oldest.body, 'for agent 0')
   assert.doesNotMatch(String(oldest.headers['cache-status']), /hit/)
