@@ -239,3 +239,18 @@ test("stale-while-revalidate from the response's own directive serves the stale 
   assert.equal(stale.body, 'render 1')
   assert.match(String(stale.headers['cache-status']), /detail=stale-while-revalidate$/)
 })
+
+test('a page private to the outside is stored by this cache when Fancy-Cache-Control says so, and still sent as private', async () => {
+  const { app, run, runs } = await cachedApp(headersMode)
+  app.get('/dashboard', { config: { fancyCache: { keyPrefix: (request) => String(request.headers['x-user']) } } }, async (request, reply) => {
+    run('dashboard')
+    return reply.header('cache-control', 'private, max-age=0').header('fancy-cache-control', 'max-age=60').send('yours')
+  })
+  const miss = await app.inject({ url: '/dashboard', headers: { 'x-user': 'ada' } })
+  const hit = await app.inject({ url: '/dashboard', headers: { 'x-user': 'ada' } })
+  await app.inject({ url: '/dashboard', headers: { 'x-user': 'bob' } })
+  assert.equal(runs('dashboard'), 2)
+  assert.equal(miss.headers['cache-control'], 'private, max-age=0')
+  assert.equal(hit.headers['cache-control'], 'private, max-age=0')
+  assert.equal(hit.headers['fancy-cache-control'], undefined)
+})
