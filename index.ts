@@ -21,10 +21,11 @@ export type { CacheEntry, EntryMeta, Lookup, RememberedEntry, ScanPage, Stats, S
 export type { MemoryStoreOptions } from './lib/stores/memory.ts'
 export type { L1Options, RedisStoreOptions } from './lib/stores/redis/store.ts'
 export { RedisStore } from './lib/stores/redis/store.ts'
-export type { FancyCacheApi, FoundUrl, UrlPage } from './lib/api.ts'
+export type { ApiOptions, CacheHealth, FancyCacheApi, FindUrlsOptions, FoundUrl, PurgeCallOptions, ScanTagsOptions, ScanUrlsOptions, TagPage, UrlPage, UrlRow } from './lib/api.ts'
 export type { ReplyCacheControl } from './lib/request/handle.ts'
 export { errorCodes, FancyCacheError } from './lib/errors.ts'
-export type { CacheEvent, CacheOutcome } from './lib/events.ts'
+export type { CacheEvent, CacheOutcome, PurgeEvent, PurgeKind } from './lib/events.ts'
+export { cacheChannel, purgeChannel } from './lib/events.ts'
 export { MemoryStore }
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { CacheEvent, CacheOutcome } from '../events.ts'
 import { stateOf } from '../request/state.ts'
-import type { FancyCacheApi } from '../urls.ts'
+import type { FancyCacheApi } from '../api.ts'
 
 /** Every outcome the request channel publishes, in the order the metrics list them. */
 export const OUTCOMES: readonly CacheOutcome[] = ['hit', 'stale', 'miss', 'stored', 'bypass', 'store-error']

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { FAILED, type Guarded, type StoreGuard } from '../guard.ts'
-import { namesMatcher } from '../http/pattern.ts'
+import { namesMatcher } from '../patterns.ts'
 import { parseVary, sameList, variantOf } from '../http/key.ts'
 import type { ResolvedOptions } from '../options.ts'
 import type { CacheEntry, Lookup, Store } from '../stores/store.ts'

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { invalidRouteConfig } from '../errors.ts'
 import type { QueryRule } from '../http/key.ts'
-import { namesMatcher } from '../http/pattern.ts'
+import { namesMatcher } from '../patterns.ts'
 import { resolveRoute, type ResolvedOptions, type ResolvedRoute } from '../options.ts'
 
 /** A cached route as the request path uses it: its settings plus what identifies it in keys. */
