@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
+import type { ConstraintStrategy, HTTPVersion } from 'find-my-way'
 import fancyCache from '../../index.ts'
 
 // Two routes on one path told apart by router constraints (version, or a custom strategy such as a tenant) shared
@@ -21,7 +22,7 @@ test('route constraints share key: versioned routes on one path keep their own e
 test('route constraints share key: a custom constraint strategy (tenant) keeps tenants apart', async () => {
   const app = Fastify({
     constraints: {
-      tenant: {
+      tenant: ({
         name: 'tenant',
         storage () {
           const map = new Map<string, unknown>()
@@ -30,7 +31,7 @@ test('route constraints share key: a custom constraint strategy (tenant) keeps t
         deriveConstraint: (req: { headers: Record<string, string | string[] | undefined> }) => String(req.headers['x-tenant'] ?? ''),
         mustMatchWhenDerived: true,
         validate () {}
-      }
+      }) as unknown as ConstraintStrategy<HTTPVersion.V1>
     }
   })
   await app.register(fancyCache)
