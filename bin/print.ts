@@ -6,6 +6,7 @@ import type { UrlRow } from '../lib/api.ts'
  */
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g // eslint-disable-line no-control-regex
 
+/** The text with its control characters shown as escapes. */
 export function printable (text: string): string {
   return text.replace(CONTROLS, (c) => {
     const code = c.charCodeAt(0)
@@ -24,12 +25,14 @@ export function urlLine (row: UrlRow): string {
   return `${printable(row.url).padEnd(40)}  HITS ${count(row.hits)}  MISSES ${row.misses === null ? '-' : row.misses}`
 }
 
+/** `tag  ENTRIES n`. */
 export function tagLine (tag: { tag: string, keys: number }): string {
   return `${printable(tag.tag).padEnd(40)}  ENTRIES ${tag.keys}`
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB']
 
+/** Bytes in B, KiB, MiB or GiB. */
 export function bytes (n: number): string {
   let value = n
   let unit = 0
@@ -40,6 +43,7 @@ export function bytes (n: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
 }
 
+/** Hits over all lookups as a percentage, `-` when there were none. */
 export function ratio (hits: number, misses: number): string {
   const total = hits + misses
   return total === 0 ? '-' : `${Math.round((hits / total) * 1000) / 10}%`

@@ -18,6 +18,7 @@ export interface StatsReport {
   routes?: Array<{ route: string, entries: number, bytes: number, hits: number, misses: number, savedMs: number | null }>
 }
 
+/** What the commands read from: a Redis store, or an app's admin API. */
 export interface Source {
   /** Matching rows, page by page; with `purge`, what was listed is purged. */
   urls (patterns: string[], purge: boolean): AsyncIterable<UrlRow[]>
@@ -76,6 +77,7 @@ function batches (list: string[]): string[][] {
   return out
 }
 
+/** Read the Redis store directly (no app needed). */
 export async function redisSource (url: string, namespace: string, timeout: number): Promise<Source> {
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL (got ${JSON.stringify(url)})`)
   const [{ Redis }, { RedisStore }, { createApi }] = await Promise.all([
@@ -182,6 +184,7 @@ async function readLimited (response: Response, limit: number, url: string): Pro
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** Read through a running app's admin JSON API, trusting none of what it answers. */
 export function serverSource (server: string, headerValues: string[], timeout: number): Source {
   const base = adminBase(server)
   const headers = headersOf(headerValues)

@@ -529,7 +529,7 @@ test('on the Redis store: the page lists, pages, purges a row, and the API agree
     await warm(app, ['/a', '/a', '/b', '/c'])
     const html = await page(app, '/fancy-cache?sort=url&dir=asc')
     assert.deepEqual(urlsOf(html), ['/a', '/b', '/c'])
-    assert.match(html, /RedisStore/)
+    assert.match(html, /namespace <code>admin-test<\/code> · redis store/)
     const response = await postForm(app, '/fancy-cache/purge', {
       _csrf: csrfOf(html), action: 'key', key: keysOf(html)[1]!, url: '/b', sort: 'url', dir: 'asc'
     }, SAME_ORIGIN)

@@ -7,6 +7,7 @@ import { routeMatcher } from './route-match.ts'
 /** C0 and C1 controls and bidirectional overrides, shown escaped so that a value cannot disguise itself. */
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g // eslint-disable-line no-control-regex
 
+/** The text with its control characters shown as escapes. */
 export function printable (text: string): string {
   return text.replace(CONTROLS, (c) => {
     const code = c.charCodeAt(0)
@@ -43,6 +44,7 @@ export interface RouteSizes {
   partial: number | undefined
 }
 
+/** Group remembered entries by the route pattern each URL belongs to. */
 export function routeSizes (routes: string[], entries: RememberedEntry[], partial: number | undefined): RouteSizes {
   const match = routeMatcher(routes)
   const sizes = new Map<string, { entries: number, bytes: number }>()

@@ -8,7 +8,9 @@ const GATHER_PAGE = 1000
 /** How long one page view may keep scanning for matches of a rare pattern. */
 const FILL_MS = 150
 
+/** The listing's columns, each sortable. */
 export const SORT_COLUMNS = ['url', 'key', 'hits', 'misses', 'ratio', 'size', 'age', 'left'] as const
+/** One of the listing's columns. */
 export type SortColumn = typeof SORT_COLUMNS[number]
 
 /** A listing request, as parsed from the page's query string. */
@@ -139,6 +141,7 @@ export async function list (api: FancyCacheApi, query: ListingQuery, entries: nu
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB']
 
+/** Bytes in B, KiB, MiB or GiB. */
 export function formatBytes (bytes: number): string {
   let value = bytes
   let unit = 0
@@ -149,6 +152,7 @@ export function formatBytes (bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
 }
 
+/** A duration as `42 s`, `5 min`, `3 h 20 min` or `2 d 4 h`. */
 export function formatDuration (ms: number): string {
   const s = Math.round(ms / 1000)
   if (s < 60) return `${s} s`
@@ -157,6 +161,7 @@ export function formatDuration (ms: number): string {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
 }
 
+/** Hits over all lookups as a percentage, `–` when there were none. */
 export function formatRatio (hits: number, misses: number): string {
   const total = hits + misses
   return total === 0 ? '–' : `${Math.round((hits / total) * 1000) / 10}%`

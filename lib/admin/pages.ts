@@ -22,7 +22,7 @@ export function pageRoutes (scope: Scope, assets: { stylesheet: Buffer, icon: Bu
       title: scope.admin.title,
       base,
       namespace: scope.namespace,
-      store: api.store.constructor.name,
+      store: `${api.health().type} store`,
       rememberAllUrls: scope.rememberAllUrls,
       rememberStatsAllUrls: scope.rememberStatsAllUrls,
       csrf: signer.token(),

@@ -45,14 +45,17 @@ export function bounded (list: string[], what: string): string[] {
   return list
 }
 
+/** A parsed body or query as fields (anything else as none). */
 export function fieldsOf (value: unknown): Fields {
   return value !== null && typeof value === 'object' ? value as Fields : {}
 }
 
+/** Whether the request's media type is `type`, parameters aside. */
 export function contentTypeIs (request: FastifyRequest, type: string): boolean {
   return request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() === type
 }
 
+/** Refuse (415) a request whose media type is not `type`. */
 export function requireContentType (request: FastifyRequest, type: string): void {
   if (!contentTypeIs(request, type)) throw adminUnsupportedMediaType(`send ${type}`)
 }

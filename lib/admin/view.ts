@@ -9,7 +9,9 @@ const LABELS: Record<SortColumn, string> = {
   url: 'URL', key: 'Key', hits: 'Hits', misses: 'Misses', ratio: 'Hit ratio', size: 'Size', age: 'Age', left: 'Time left'
 }
 const TEXT_COLUMNS = new Set<SortColumn>(['url', 'key'])
+/** Rows per page unless the page asks for another number. */
 export const DEFAULT_LIMIT = 50
+/** Most rows one page (or one API call) may ask for. */
 export const MAX_LIMIT = 1000
 
 /** findUrls patterns from a search box: URLs never contain raw whitespace, so whitespace separates patterns. */
@@ -28,6 +30,7 @@ export interface PageState {
   query: ListingQuery
 }
 
+/** The page's state from its query string or a form's fields, every value bounded. */
 export function pageStateOf (fields: Record<string, unknown>): PageState {
   const q = (one(fields.q) ?? '').trim().slice(0, 4000)
   const sortField = one(fields.sort)
@@ -68,6 +71,7 @@ export function pageParams (state: PageState, change: { cursor?: string | undefi
   return params
 }
 
+/** A link to `base` with these parameters. */
 export function hrefOf (base: string, params: URLSearchParams): string {
   const search = params.toString()
   return search === '' ? base : `${base}?${search}`
