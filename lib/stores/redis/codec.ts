@@ -83,6 +83,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const MAGIC = Buffer.from('FC2\n')
 const NEWLINE = 0x0a
 
+/** The stored form of an entry's status, headers, ETag and body (its times are kept apart). */
 export function encodeEntry (entry: CacheEntry): Buffer {
   const head = JSON.stringify([entry.status, entry.headers, entry.etag])
   return Buffer.concat([MAGIC, Buffer.from(head), Buffer.from([NEWLINE]), entry.body])

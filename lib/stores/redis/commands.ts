@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import * as lua from './scripts.ts'
 
+/** One argument of a command or script. */
 export type Arg = string | Buffer | number
 type Scripted = (numKeys: number, ...args: Arg[]) => Promise<unknown>
 

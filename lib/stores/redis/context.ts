@@ -18,6 +18,7 @@ export interface Context {
   evict: (key: string) => void
 }
 
+/** Whether Redis refused a command because the key holds another type of value (someone else's). */
 export function isWrongType (err: unknown): boolean {
   return err instanceof Error && err.message.includes('WRONGTYPE')
 }

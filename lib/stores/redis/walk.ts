@@ -34,6 +34,7 @@ function remembered (key: string, record: string, now: number): RememberedEntry 
   return { url: parts[8]!, key, bytes: Number(parts[3]), storedAt: Number(parts[0]), expiresAt: Number(parts[1]), stats: statsOfRecord(parts) }
 }
 
+/** A key's counters from its index record; `null` when none were counted. */
 export async function statsOf (ctx: Context, key: string): Promise<Stats | null> {
   let record: string | null
   try {
@@ -65,6 +66,7 @@ async function hscan (ctx: Context, shard: number, position: string, step: numbe
   }
 }
 
+/** A page of remembered URLs whose pages are still stored; the cursor is `<shard>.<HSCAN cursor>`. */
 export async function scan (ctx: Context, cursor: string, count: number): Promise<ScanPage> {
   let [shard, position] = parseCursor(cursor)
   const want = Math.max(Math.trunc(count) || 1, 1)
