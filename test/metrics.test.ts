@@ -233,3 +233,16 @@ test('with Redis and an L1, the L1\'s hits and misses are counted and the store 
     await redis.stop()
   }
 })
+
+test('metrics.authorize lets a scraper in at its own prefix; at the admin prefix it would be ambiguous, so it fails at start-up', async () => {
+  const scraper = (request: { headers: Record<string, unknown> }) => request.headers.authorization === 'Bearer prometheus'
+  const app = await metricsApp({ admin: true, metrics: { prefix: '/ops', authorize: scraper } })
+  const remote = { remoteAddress: '198.51.100.7', headers: { authorization: 'Bearer prometheus' } }
+  assert.equal((await app.inject({ url: '/ops/metrics', ...remote })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/fancy-cache/metrics', ...remote })).statusCode, 403, 'the admin page keeps its own rule')
+  assert.equal((await app.inject({ url: '/ops/metrics', remoteAddress: '198.51.100.7' })).statusCode, 403)
+  await app.close()
+  const clash = Fastify()
+  clash.register(fancyCache, { admin: true, metrics: { authorize: scraper } })
+  await assert.rejects(async () => { await clash.ready() }, /metrics\.authorize: at the admin page's prefix the metrics follow admin\.authorize/)
+})
