@@ -123,21 +123,23 @@ test('the conformance suite and the package.json can be required too', async () 
   assert.equal(result.version, JSON.parse(await run(process.execPath, ['-p', 'JSON.stringify(require("./package.json").version)'], ROOT)))
 })
 
-test('the same tarball imports as ESM and its command line runs', async () => {
+test('the same tarball imports as ESM, with its admin page, and its command line runs', async () => {
   writeFileSync(join(consumer, 'main.mjs'), `
     import Fastify from 'fastify'
     import fancyCache, { MemoryStore } from 'fastify-fancy-cache'
     const app = Fastify()
-    await app.register(fancyCache)
+    await app.register(fancyCache, { admin: true })
     app.get('/page', { config: { fancyCache: true } }, async () => 'page')
     await app.inject('/page')
     const hit = await app.inject('/page')
+    const admin = await app.inject('/fancy-cache')
     await app.close()
-    console.log(JSON.stringify({ status: hit.headers['cache-status'], store: typeof MemoryStore }))
+    console.log(JSON.stringify({ status: hit.headers['cache-status'], store: typeof MemoryStore, admin: admin.statusCode }))
   `)
   const result = JSON.parse(await run(process.execPath, ['main.mjs'], consumer))
   assert.match(result.status, /^fancy-cache; hit; /)
   assert.equal(result.store, 'function')
+  assert.equal(result.admin, 200)
   const help = await run(process.execPath, [join(consumer, 'node_modules', 'fastify-fancy-cache', 'dist', 'bin', 'fancy-cache.js'), '--help'], consumer)
   assert.match(help, /Usage: fancy-cache urls/)
 })
