@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
@@ -22,7 +22,7 @@ function run (command: string, args: string[], cwd: string): Promise<string> {
 }
 
 // A CommonJS project with the package installed from the tarball `npm pack` makes (its prepack script builds
-// dist/), so what is tested is what gets published. The package's own dependencies are this repository's.
+// dist/), so what is tested is what gets published.
 let consumer: string
 before(async () => {
   consumer = mkdtempSync(join(tmpdir(), 'fancy-cache-cjs-'))
@@ -32,8 +32,13 @@ before(async () => {
   const installed = join(consumer, 'node_modules', 'fastify-fancy-cache')
   mkdirSync(installed, { recursive: true })
   await run('tar', ['-xzf', join(consumer, tarball), '-C', installed, '--strip-components=1'], consumer)
-  symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'), 'dir')
-  symlinkSync(join(ROOT, 'node_modules', 'fastify'), join(consumer, 'node_modules', 'fastify'), 'dir')
+  // Only what the published package.json declares, so a runtime import of a dev dependency fails here as it would
+  // for a user. Each link resolves to this repository's copy, whose own dependencies resolve from there.
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  for (const name of [...Object.keys(manifest.dependencies), 'fastify']) {
+    mkdirSync(dirname(join(consumer, 'node_modules', name)), { recursive: true })
+    symlinkSync(join(ROOT, 'node_modules', name), join(consumer, 'node_modules', name), 'dir')
+  }
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'commonjs' }))
 })
 after(() => { if (consumer !== undefined) rmSync(consumer, { recursive: true, force: true }) })
