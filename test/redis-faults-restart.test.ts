@@ -7,6 +7,7 @@ import { makeEntry } from '../lib/stores/conformance.ts'
 import { RedisStore } from '../lib/stores/redis/store.ts'
 import { eventually, sleep } from './helpers/app.ts'
 import { RedisServer } from './helpers/redis-server.ts'
+import { TcpProxy } from './helpers/tcp-proxy.ts'
 
 const servers: RedisServer[] = []
 const clients: Redis[] = []
@@ -51,6 +52,32 @@ test('redis store: an epoch from before Redis restarted empty is refused, even a
   assert.equal(await store.set('page', '', makeEntry('version 1'), { vary: [], epoch: before, maxVariants: 64 }), false)
   assert.equal(await store.get('page', ''), undefined)
   assert.equal(await store.set('page', '', makeEntry('version 2'), { vary: [], epoch: afterRestart, maxVariants: 64 }), true)
+})
+
+test('redis store: a set in flight when Redis dies, re-sent by ioredis to the restarted Redis, is refused', async (t) => {
+  const server = await start()
+  const proxy = await TcpProxy.start(server.port)
+  // ioredis' defaults: commands in flight when the connection drops are sent again after it reconnects.
+  const client = new Redis({ port: proxy.port, host: '127.0.0.1', retryStrategy: () => 50 })
+  client.on('error', () => {})
+  clients.push(client)
+  const store = new RedisStore({ client, namespace: 'resent' })
+  await store.init()
+  const epoch = await store.epoch()
+  proxy.blackhole = true
+  const setting = store.set('page', '', makeEntry('rendered before the restart'), { vary: [], epoch, maxVariants: 64 })
+  setting.catch(() => {})
+  await sleep(50)
+  await server.kill()
+  proxy.drop()
+  proxy.blackhole = false
+  await server.restart()
+  await eventually(() => client.status === 'ready', 10_000)
+  const outcome = await setting.then((stored) => stored, () => 'failed')
+  t.diagnostic(`the set in flight resolved ${String(outcome)}`)
+  assert.equal(outcome, false, 're-sent and refused')
+  assert.equal(await store.get('page', ''), undefined)
+  await proxy.close()
 })
 
 test('a render begun before a Redis restart is not stored: after the purge, no instance serves the old page', { timeout: 60_000 }, async () => {
