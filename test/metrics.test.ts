@@ -246,3 +246,17 @@ test('metrics.authorize lets a scraper in at its own prefix; at the admin prefix
   clash.register(fancyCache, { admin: true, metrics: { authorize: scraper } })
   await assert.rejects(async () => { await clash.ready() }, /metrics\.authorize: at the admin page's prefix the metrics follow admin\.authorize/)
 })
+
+test('two apps given one prom-client Registry: the second fails at start-up saying what to do', async () => {
+  const registry = new Registry()
+  const one = await metricsApp({ metrics: { registry } })
+  const two = Fastify()
+  two.register(fancyCache, { metrics: { registry } })
+  await assert.rejects(async () => { await two.ready() }, (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'FANCY_CACHE_ERR_INVALID_OPTION')
+    assert.match(err.message, /metrics\.registry: .*already been registered.*a Registry of its own/)
+    return true
+  })
+  assert.match(await registry.metrics(), /fancy_cache_requests_total\{route="\/a",outcome="hit"\} 0/, 'the first app\'s metrics stay')
+  await one.close()
+})

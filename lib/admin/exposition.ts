@@ -1,3 +1,4 @@
+import { invalidOption } from '../errors.ts'
 import type { MetricsRegistry } from '../options.ts'
 import { BUCKETS, OUTCOMES, PURGE_KINDS, type MetricsCollector } from './metrics.ts'
 
@@ -135,9 +136,11 @@ export async function registerIn (registry: MetricsRegistry, collector: MetricsC
     pending ??= familiesOf(collector).finally(() => { pending = undefined })
     return pending
   }
+  const registered: string[] = []
+  const remove = () => { for (const name of registered) registry.removeSingleMetric?.(name) }
   for (const name of names) {
     const first = (await current()).find((f) => f.name === name)!
-    registry.registerMetric({
+    const metric = {
       name,
       help: first.help,
       type: first.type,
@@ -152,7 +155,15 @@ export async function registerIn (registry: MetricsRegistry, collector: MetricsC
           values: family.samples.map((s) => ({ value: s.value, labels: s.labels, metricName: name + s.suffix }))
         }
       }
-    } as never)
+    }
+    try {
+      registry.registerMetric(metric as never)
+    } catch (err) {
+      remove()
+      throw invalidOption(`metrics.registry: ${(err as Error).message} Another app (or another registration) already ` +
+        'put its fancy_cache metrics there: give each app a Registry of its own and merge them with Registry.merge')
+    }
+    registered.push(name)
   }
-  return () => { for (const name of names) registry.removeSingleMetric?.(name) }
+  return remove
 }
