@@ -6,6 +6,7 @@ import fancyCacheDefault, {
   errorCodes, fancyCache, FancyCacheError, MemoryStore,
   type FancyCacheApi, type FoundUrl, type RouteCacheConfig, type Store, type StoreSummary
 } from 'fastify-fancy-cache'
+import { storeConformance } from 'fastify-fancy-cache/conformance'
 
 const app = Fastify()
 const handler = async () => 'page'
@@ -119,4 +120,9 @@ test('errors are FastifyErrors with a literal code and status per constructor', 
   expect(err).type.toBeAssignableTo<Error>()
   expect(new errorCodes.FANCY_CACHE_ERR_INVALID_ARGUMENT('x').statusCode).type.toBe<400>()
   expect<FancyCacheError['code']>().type.toBe<string>()
+})
+
+test('the conformance suite takes a name and a factory of stores', () => {
+  expect(storeConformance).type.toBeCallableWith('my store', async () => new MemoryStore())
+  expect(storeConformance).type.not.toBeCallableWith('my store', () => new MemoryStore())
 })
