@@ -131,3 +131,17 @@ test('every purge is logged with the client address and what was purged', async 
     ['::1', { kind: 'tags', soft: true, tags: ['item:1'] }, 1]
   ])
 })
+
+test('the routes page puts each remembered URL under the route the router would pick', async () => {
+  const { app } = await adminApp()
+  app.get('/docs/about', { config: { fancyCache: true } }, async () => 'about')
+  app.get('/docs/:page', { config: { fancyCache: true } }, async () => 'page')
+  app.get('/n/:id(^\\d+$)', { config: { fancyCache: true } }, async () => 'number')
+  app.get('/files/*', { config: { fancyCache: true } }, async () => 'file')
+  await warm(app, ['/docs/about', '/docs/intro', '/docs/faq?x=1', '/n/42', '/n/abc', '/files/a/b.txt', '/other'])
+  const rows = cells(await page(app, '/fancy-cache/routes'), 'routes')
+  const entries = Object.fromEntries(rows.map((r) => [r[0], r[1]]))
+  assert.deepEqual(entries, {
+    '/docs/about': '1', '/docs/:page': '2', '/n/:id(^\\d+$)': '1', '/files/*': '1', '/tagged/:id': '0', '/*': '2'
+  })
+})
