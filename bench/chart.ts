@@ -5,6 +5,17 @@ import { ROWS } from './rows.ts'
 
 const SHORT = new Map<string, string>(ROWS.map((row) => [row.id, row.short]))
 
+/** Words of a label in lines of at most `width` characters (bars are narrow: 13 rows share 1,000 pixels). */
+function wrap (text: string, width: number): string[] {
+  const lines: string[] = []
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1
+    if (last >= 0 && lines[last]!.length + 1 + word.length <= width) lines[last] += ` ${word}`
+    else lines.push(word)
+  }
+  return lines
+}
+
 const escape = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 function targetRatio (row: RowResult, rows: RowResult[]): number | null {
@@ -17,11 +28,11 @@ function targetRatio (row: RowResult, rows: RowResult[]): number | null {
 export function chart (results: Results): string {
   const { rows, machine } = results
   const width = 1040
-  const height = 420
+  const height = 460
   const left = 56
   const right = 16
   const top = 70
-  const bottom = 96
+  const bottom = 112
   const plotW = width - left - right
   const plotH = height - top - bottom
   const highest = Math.max(1.1, ...rows.map((r) => r.ratio ?? 0), ...rows.map((r) => targetRatio(r, rows) ?? 0))
@@ -58,10 +69,11 @@ export function chart (results: Results): string {
         `${Math.round(row.reqPerSec ?? 0)} req/s, p50 ${row.p50?.toFixed(2)} ms, p99 ${row.p99?.toFixed(2)} ms`)}</title></rect>`,
       `<text x="${cx}" y="${(y(row.ratio) - 5).toFixed(1)}" text-anchor="middle">${row.ratio.toFixed(2)}</text>`)
       if (row.serverMicrosPerRequest !== null) {
-        out.push(`<text x="${cx}" y="${y(0) + 64}" text-anchor="middle" fill="#555">${row.serverMicrosPerRequest.toFixed(1)} µs</text>`)
+        out.push(`<text x="${cx}" y="${y(0) + 63}" text-anchor="middle" fill="#555" font-size="11">${row.serverMicrosPerRequest.toFixed(1)} µs</text>`)
       }
       if (row.target?.kind === 'extra-micros') {
-        out.push(`<text x="${cx}" y="${y(0) + 78}" text-anchor="middle" fill="#555">${escape(targetValue(row.target))} (≤ +${row.target.max})</text>`)
+        out.push(`<text x="${cx}" y="${y(0) + 77}" text-anchor="middle" fill="#555" font-size="11">${escape(targetValue(row.target))}</text>`,
+          `<text x="${cx}" y="${y(0) + 90}" text-anchor="middle" fill="#555" font-size="11">target ≤ +${row.target.max}</text>`)
       }
     }
     const target = targetRatio(row, rows)
@@ -70,8 +82,10 @@ export function chart (results: Results): string {
       out.push(`<line x1="${(x - 6).toFixed(1)}" x2="${(x + barW + 6).toFixed(1)}" y1="${ty}" y2="${ty}" ` +
         'stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>')
     }
-    out.push(`<text x="${cx}" y="${y(0) + 18}" text-anchor="middle" font-weight="bold">${escape(row.id)}</text>`,
-      `<text x="${cx}" y="${y(0) + 34}" text-anchor="middle" fill="#333">${escape(SHORT.get(row.id) ?? row.title)}</text>`)
+    out.push(`<text x="${cx}" y="${y(0) + 16}" text-anchor="middle" font-weight="bold" font-size="11">${escape(row.id)}</text>`)
+    wrap(SHORT.get(row.id) ?? row.title, 10).slice(0, 2).forEach((line, n) => {
+      out.push(`<text x="${cx}" y="${y(0) + 31 + 13 * n}" text-anchor="middle" fill="#333" font-size="11">${escape(line)}</text>`)
+    })
   })
   const ly = height - 14
   out.push(`<line x1="${left}" x2="${left + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>`,

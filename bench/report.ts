@@ -31,7 +31,9 @@ export interface RowResult {
   serverMicrosPerRequest: number | null
   /** CPU of the load generator as a share of one core: near 100 means the client, not the server, was the limit. */
   clientCpuPercent: number | null
-  /** CPU the rest of the machine used meanwhile (all cores' busy time minus app and load generator), share of one core. */
+  /** CPU of the bench's redis-server during the measured window (Redis rows), share of one core. */
+  redisCpuPercent: number | null
+  /** CPU the rest of the machine used meanwhile (all cores' busy time minus app, load generator and redis-server). */
   otherCpuPercent: number | null
   /** The Cache-Status header of a request sent after the warm-up: shows whether the row really served hits. */
   cacheStatus: string | null
@@ -56,6 +58,8 @@ export interface Machine {
   commit: string | null
   /** Another checkout of the package measured instead of this one (`--plugin-dir`), or null. */
   pluginDir: string | null
+  /** When the run started and ended (ISO 8601, UTC). */
+  startedAt?: string
   date: string
   /** 1-minute load average when the run started and when it ended: other work on the machine skews numbers. */
   loadAverage: { start: number, end: number }
@@ -90,7 +94,8 @@ function firstLine (command: string, args: string[]): string | null {
   return `${run.stdout}${run.stderr}`.trim().split('\n')[0] ?? null
 }
 
-export function describeMachine (varnishd: string | undefined, loadAtStart: number, loadGenerator: string, pluginDir: string | null): Machine {
+export function describeMachine (varnishd: string | undefined, loadAtStart: number, loadGenerator: string, pluginDir: string | null,
+  startedAt: Date): Machine {
   const cpu = cpus()
   return {
     cpu: cpu[0]?.model ?? 'unknown',
@@ -106,6 +111,7 @@ export function describeMachine (varnishd: string | undefined, loadAtStart: numb
     // BENCH_COMMIT names the commit when the bench runs in an exported copy of the tree (no .git).
     commit: process.env.BENCH_COMMIT ?? firstLine('git', ['-C', pluginDir ?? '.', 'rev-parse', '--short', 'HEAD']),
     pluginDir,
+    startedAt: startedAt.toISOString(),
     date: new Date().toISOString(),
     loadAverage: { start: loadAtStart, end: loadavg()[0]! }
   }
@@ -164,8 +170,8 @@ export function targetValue (target: NonNullable<RowResult['target']>): string {
 /** The table as Markdown (printed, and pasted into docs/benchmark.md). */
 export function table (rows: RowResult[]): string {
   const lines = [
-    '| row | what | req/s | ratio to bare | server µs/req | target | measured | met | p50 ms | p99 ms | server CPU | client CPU | other CPU | Cache-Status |',
-    '|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---|'
+    '| row | what | req/s | ratio to bare | server µs/req | target | measured | met | p50 ms | p99 ms | server CPU | client CPU | redis CPU | other CPU | Cache-Status |',
+    '|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|'
   ]
   for (const row of rows) {
     const t = row.target
@@ -173,7 +179,7 @@ export function table (rows: RowResult[]): string {
     const what = row.skipped === null ? row.title : `${row.title} (${row.skipped})`
     lines.push(`| ${row.id} | ${what} | ${fixed(row.reqPerSec, 0)} | ${fixed(row.ratio, 3)} | ${fixed(row.serverMicrosPerRequest, 1)} | ` +
       `${t?.label ?? ''} | ${t === null ? '' : targetValue(t)} | ${met} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ` +
-      `${percent(row.serverCpuPercent)} | ${percent(row.clientCpuPercent)} | ${percent(row.otherCpuPercent)} | ${row.cacheStatus ?? '-'} |`)
+      `${percent(row.serverCpuPercent)} | ${percent(row.clientCpuPercent)} | ${percent(row.redisCpuPercent)} | ${percent(row.otherCpuPercent)} | ${row.cacheStatus ?? '-'} |`)
   }
   return lines.join('\n')
 }

@@ -94,6 +94,7 @@ function emptyRow (row: Row, skipped: string | null): RowResult {
     serverCpuPercent: null,
     serverMicrosPerRequest: null,
     clientCpuPercent: null,
+    redisCpuPercent: null,
     otherCpuPercent: null,
     cacheStatus: null,
     flood: null,
@@ -108,6 +109,19 @@ function machineBusyMicros (): number {
     const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields
     // USER_HZ is 100 on Linux.
     return (user + nice + system + irq + softirq + steal) * 10_000
+  } catch {
+    return 0
+  }
+}
+
+/** CPU time a process has used, microseconds (from /proc/<pid>/stat; 0 where there is none). */
+function processCpuMicros (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
   } catch {
     return 0
   }
@@ -170,8 +184,10 @@ async function measureRow (row: Row, redis: Helper | undefined): Promise<RowResu
     const cacheStatus = await sampleCacheStatus(url)
     const before = await app.probe()
     const busyBefore = machineBusyMicros()
+    const redisBefore = row.needs === 'redis' ? processCpuMicros(redis?.pid) : 0
     const measured = await run(settings.durationSeconds)
     const busy = machineBusyMicros() - busyBefore
+    const redisMicros = row.needs === 'redis' ? processCpuMicros(redis?.pid) - redisBefore : 0
     const after = await app.probe()
     profiledRequests.set(row.id, warm.requests + measured.requests + 2)
     const serverMicros = after.cpuMicros - before.cpuMicros
@@ -187,7 +203,8 @@ async function measureRow (row: Row, redis: Helper | undefined): Promise<RowResu
       serverCpuPercent: varnish === undefined ? 100 * serverMicros / wallMicros : null,
       serverMicrosPerRequest,
       clientCpuPercent: 100 * measured.clientCpuMicros / wallMicros,
-      otherCpuPercent: busy === 0 ? null : Math.max(0, 100 * (busy - serverMicros - measured.clientCpuMicros) / wallMicros),
+      redisCpuPercent: row.needs === 'redis' ? 100 * redisMicros / wallMicros : null,
+      otherCpuPercent: busy === 0 ? null : Math.max(0, 100 * (busy - serverMicros - measured.clientCpuMicros - redisMicros) / wallMicros),
       cacheStatus,
       flood
     }
@@ -221,6 +238,7 @@ function wrkVersion (): string {
 
 async function main () {
   const loadAtStart = loadavg()[0]!
+  const startedAt = new Date()
   const needsRedis = selected.some((r) => r.needs === 'redis') || args.scale
   const redis = needsRedis && which('redis-server') !== undefined ? await startRedis() : undefined
   if (varnishd === undefined && selected.some((r) => r.needs === 'varnish')) {
@@ -254,7 +272,7 @@ async function main () {
     }
     const scale = args.profile ? { coalesce: null, findUrls: [], flood: null } : await runScale(redis)
     const loadGenerator = generator === 'wrk' ? `wrk ${wrkVersion()} (1 thread)` : 'autocannon (in the driver)'
-    const results: Results = { machine: describeMachine(varnishd, loadAtStart, loadGenerator, pluginDir), settings, rows, notes, scale }
+    const results: Results = { machine: describeMachine(varnishd, loadAtStart, loadGenerator, pluginDir, startedAt), settings, rows, notes, scale }
     console.log(`\n${table(rows)}\n`)
     if (settings.rounds > 1) console.log(`${roundsTable(rows)}\n`)
     for (const note of notes) console.log(`note: ${note}`)
