@@ -168,6 +168,35 @@ test('soft purge on A with L1: B answers at once from the old copy, one regenera
   assert.equal(runs(), 2)
 })
 
+test('invalidateOnWrite with L1: a POST answered 303 on B purges the page on A and B', async () => {
+  const namespace = `instances-${++namespaces}`
+  let version = 1
+  const make = async () => {
+    const app = Fastify()
+    apps.push(app)
+    await app.register(fastifyRedis, { host: '127.0.0.1', port: server.port })
+    await app.register(fancyCache, { store: 'redis', namespace, l1: true, invalidateOnWrite: true })
+    app.get('/posts/:id', { config: { fancyCache: true } }, async (request) => `post ${(request.params as { id: string }).id} v${version}`)
+    app.post('/posts/:id/comments', async (request, reply) => {
+      version++
+      return reply.code(303).header('location', `/posts/${(request.params as { id: string }).id}`).send()
+    })
+    await app.ready()
+    const store = app.fancyCache.store as RedisStore
+    for (let i = 0; i < 200 && !store.l1Active; i++) await sleep(10)
+    return app
+  }
+  const [a, b] = [await make(), await make()]
+  assert.equal((await a.inject('/posts/1')).body, 'post 1 v1')
+  await sleep(50)
+  assert.equal((await b.inject('/posts/1')).body, 'post 1 v1')
+  assert.match(await status(b, '/posts/1'), /hit/)
+  assert.equal((await b.inject({ method: 'POST', url: '/posts/1/comments' })).statusCode, 303)
+  // B purged its own L1 at once; A's learns through pub/sub within the bound of the L1 test above.
+  assert.equal((await b.inject('/posts/1')).body, 'post 1 v2')
+  await eventually(async () => (await a.inject('/posts/1')).body === 'post 1 v2', 100)
+})
+
 async function collect (app: FastifyInstance, pattern: string) {
   const found = []
   for await (const entry of app.fancyCache.findUrls(pattern)) found.push(entry)
