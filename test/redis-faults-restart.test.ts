@@ -140,3 +140,23 @@ test('while Redis is down, concurrent misses for one page in one process run the
   assert.equal(runs, 1)
   await server.restart()
 })
+
+test('Redis down when the app starts: it starts, serves uncached, and caches once Redis is up', { timeout: 30_000 }, async () => {
+  const server = await start()
+  await server.kill()
+  const client = connect(server)
+  const warned: string[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { warned.push(JSON.parse(line).msg) } } } })
+  apps.push(app)
+  await app.register(fancyCache, { store: 'redis', redis: client, namespace: 'late-start' })
+  app.get('/page', { config: { fancyCache: true } }, async () => 'page')
+  await app.ready()
+  assert.ok(warned.some((w) => /not reachable at start-up/.test(w)), warned.join('; '))
+  const down = await app.inject('/page')
+  assert.equal(down.statusCode, 200)
+  assert.equal(down.headers['cache-status'], 'fancy-cache; fwd=bypass; detail=store-error')
+  await server.restart()
+  await eventually(() => client.status === 'ready', 10_000)
+  await eventually(async () => String((await app.inject('/page')).headers['cache-status']).includes('hit'), 10_000)
+})
+
