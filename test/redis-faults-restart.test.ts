@@ -159,4 +159,3 @@ test('Redis down when the app starts: it starts, serves uncached, and caches onc
   await eventually(() => client.status === 'ready', 10_000)
   await eventually(async () => String((await app.inject('/page')).headers['cache-status']).includes('hit'), 10_000)
 })
-
