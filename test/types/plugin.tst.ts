@@ -1,6 +1,6 @@
 // Type tests of the published declarations: 'fastify-fancy-cache' resolves through package.json `exports` to the
 // built dist/*.d.ts, as it does for users (`npm run test:types` builds first).
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest, type FastifyTypeProvider } from 'fastify'
 import { expect, test } from 'tstyche'
 import fancyCacheDefault, {
   errorCodes, fancyCache, FancyCacheError, MemoryStore,
@@ -11,6 +11,11 @@ import { storeConformance } from 'fastify-fancy-cache/conformance'
 const app = Fastify()
 const handler = async () => 'page'
 interface PostRoute { Params: { id: string }, Querystring: { page?: string } }
+/** A type provider for the test: a schema `{ const: X }` validates to the type of X. */
+interface ConstProvider extends FastifyTypeProvider {
+  validator: this['schema'] extends { const: infer C } ? C : unknown
+  serializer: this['schema'] extends { const: infer C } ? C : unknown
+}
 
 test('the plugin registers with its options, as the default and the named export', () => {
   expect(app.register(fancyCacheDefault, { ttl: 60, rememberAllUrls: true, admin: { prefix: '/cache', authorize: async () => true } })).type.not.toRaiseError()
@@ -79,6 +84,29 @@ test('the functions of a route config see the route\'s typed request', () => {
   const config = { keyPrefix: (request) => request.params.id } satisfies RouteCacheConfig<PostRoute>
   expect(app.get('/s/:id', { config: { fancyCache: config } }, handler)).type.not.toRaiseError()
   expect<RouteCacheConfig<PostRoute>>().type.toBeAssignableTo<RouteCacheConfig>()
+})
+
+test('the rest of a route\'s options keep Fastify\'s types: generics, hooks, schemas and type providers', () => {
+  app.get<PostRoute>('/hooks/:id', {
+    config: { fancyCache: 60 },
+    onRequest: async (request) => { expect(request.params.id).type.toBe<string>() },
+    preHandler: [async (request) => { expect(request.query.page).type.toBe<string | undefined>() }]
+  }, async (request) => request.params.id)
+  const typed = app.withTypeProvider<ConstProvider>()
+  typed.get('/typed', { schema: { querystring: { const: 'hello' } }, config: { fancyCache: true } }, async (request) => {
+    expect(request.query).type.toBe<'hello'>()
+    return request.query
+  })
+  typed.route({
+    method: 'GET',
+    url: '/typed-route',
+    schema: { querystring: { const: 'bye' } },
+    config: { fancyCache: { ttl: 60 } },
+    handler: async (request) => {
+      expect(request.query).type.toBe<'bye'>()
+      return request.query
+    }
+  })
 })
 
 test('without route generics the functions get a plain request', () => {
