@@ -121,3 +121,19 @@ test('a route in scope that is not cached is answered as if the plugin were not 
   }
   assert.equal(runs('plain'), 3)
 })
+
+test('a hit keeps repeated stored headers and headers an earlier hook set on the raw response', async () => {
+  const app = Fastify()
+  let n = 0
+  app.addHook('onRequest', async (_request, reply) => { reply.raw.setHeader('x-trace', `t${++n}`) })
+  await app.register(fancyCache)
+  app.get('/links', { config: { fancyCache: true } }, async (_request, reply) => {
+    reply.header('link', ['</a.css>; rel=preload', '</b.js>; rel=preload'])
+    return 'links'
+  })
+  await app.inject('/links')
+  const hit = await app.inject('/links')
+  assert.match(String(hit.headers['cache-status']), /hit/)
+  assert.equal(hit.headers['x-trace'], 't2')
+  assert.deepEqual(String(hit.headers.link).split(', '), ['</a.css>; rel=preload', '</b.js>; rel=preload'])
+})

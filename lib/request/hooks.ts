@@ -57,8 +57,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     const hooks = route.hooks!
     if (outcome === 'hit' && hooks.soleOnSend && route.postProcessResponseAlways === undefined &&
       request.headers['if-none-match'] === undefined && !wantsPartial(request)) {
-      writeHit(request, reply, entry, !hooks.firstOnRequest)
-      return true
+      if (writeHit(request, reply, entry, !hooks.firstOnRequest)) return true
     }
     const hitState = state ?? newState(route, key, '', route.varyHint)
     hitState.mode = 'hit'

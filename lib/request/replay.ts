@@ -62,7 +62,9 @@ function refreshHead (head: Head, entry: CacheEntry, now: number): void {
  * post-processing runs. `onResponse` hooks and request logging still run (they follow the socket, not the reply
  * object). Headers the request already has (`own`) win over stored ones.
  */
-export function writeHit (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, ownPossible: boolean): void {
+export function writeHit (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, ownPossible: boolean): boolean {
+  // Headers set on the raw response would be merged one name at a time, losing repeated ones: leave those to send.
+  if (ownPossible && reply.raw.getHeaderNames().length > 0) return false
   const now = Date.now()
   const head = headOf(entry)
   if (now >= head.until) refreshHead(head, entry, now)
@@ -82,6 +84,7 @@ export function writeHit (request: FastifyRequest, reply: FastifyReply, entry: C
   reply.raw.writeHead(entry.status, list)
   if (request.method === 'HEAD') reply.raw.end()
   else reply.raw.end(entry.body)
+  return true
 }
 
 function mergeHead (mine: string[], stored: string[]): string[] {
