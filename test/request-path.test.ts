@@ -135,5 +135,5 @@ test('a hit keeps repeated stored headers and headers an earlier hook set on the
   const hit = await app.inject('/links')
   assert.match(String(hit.headers['cache-status']), /hit/)
   assert.equal(hit.headers['x-trace'], 't2')
-  assert.deepEqual(String(hit.headers.link).split(', '), ['</a.css>; rel=preload', '</b.js>; rel=preload'])
+  assert.deepEqual(String(hit.headers.link).split(/,\s*/), ['</a.css>; rel=preload', '</b.js>; rel=preload'])
 })
