@@ -78,6 +78,20 @@ interface PurgeEvent {
   store?: unknown
 }
 
+// Fastify keeps each route's context (one object per route) under a symbol it does not export; `request.routeOptions`
+// builds a new object on every read, too dear for every hit. Without the symbol (another Fastify), the cache's own
+// per-route state or, last, `routeOptions` serves.
+let kContext: symbol | null | undefined
+
+function contextOf (request: FastifyRequest): object | undefined {
+  if (kContext === undefined) {
+    kContext = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null
+  }
+  if (kContext === null) return undefined
+  const context = (request as unknown as Record<symbol, unknown>)[kContext]
+  return context !== null && typeof context === 'object' ? context : undefined
+}
+
 function zeroCounts (): Counts {
   return Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Counts
 }
@@ -91,7 +105,7 @@ export class MetricsCollector {
   readonly startedAt = Date.now()
   readonly api: FancyCacheApi
   readonly #routes = new Map<string, RouteCounters>()
-  /** Counters by the cache's own per-route object: found without `request.routeOptions`, which builds an object. */
+  /** Counters by a per-route object (Fastify's route context, or the cache's route): no `request.routeOptions`. */
   readonly #byRoute = new WeakMap<object, RouteCounters>()
   readonly #histograms = Object.fromEntries(OUTCOMES.map((o) => [o, new Histogram()])) as Record<CacheOutcome, Histogram>
   readonly purges = Object.fromEntries(PURGE_KINDS.map((k) => [k, 0])) as Record<typeof PURGE_KINDS[number], number>
@@ -146,7 +160,7 @@ export class MetricsCollector {
   }
 
   #countersOf (request: FastifyRequest): RouteCounters {
-    const route = stateOf(request)?.route
+    const route = contextOf(request) ?? stateOf(request)?.route
     let counters = route === undefined ? undefined : this.#byRoute.get(route)
     if (counters === undefined) {
       counters = this.route(request.routeOptions.url ?? OTHER_ROUTE)
