@@ -191,6 +191,28 @@ test('redis store: maxVariants keeps the most recently stored variants; 3,002 va
   assert.equal((await store.get('big', 'ua-0'))?.entry, undefined)
 })
 
+test('redis store: a variant read since goes after the others: maxVariants drops the least recently used', async () => {
+  const store = await makeStore()
+  const m = meta(await store.epoch(), { vary: ['accept-encoding'], maxVariants: 3 })
+  for (const v of ['gzip', 'br', 'identity']) await store.set('k', v, makeEntry(v), m)
+  assert.equal((await store.get('k', 'gzip'))?.entry?.body.toString(), 'gzip')
+  await store.set('k', 'zstd', makeEntry('zstd'), m)
+  assert.equal((await store.get('k', 'br'))?.entry, undefined, 'the least recently used variant went')
+  assert.equal((await store.get('k', 'gzip'))?.entry?.body.toString(), 'gzip')
+  assert.equal((await store.get('k', 'identity'))?.entry?.body.toString(), 'identity')
+})
+
+test('redis store: a flood of new variants never pushes out the one visitors keep asking for', async () => {
+  const store = await makeStore()
+  const m = meta(await store.epoch(), { vary: ['user-agent'], maxVariants: 8 })
+  await store.set('page', 'popular browser', makeEntry('popular'), m)
+  for (let i = 0; i < 200; i++) {
+    await store.set('page', `bot ${i}`, makeEntry(`bot ${i}`), m)
+    if (i % 3 === 0) assert.equal((await store.get('page', 'popular browser'))?.entry?.body.toString(), 'popular', `after ${i} bots`)
+  }
+  assert.equal((await store.summary()).entries, 8)
+})
+
 test('redis store: writing 5,000 variants of one URL costs the same per write whatever the count', async (t) => {
   const store = await makeStore()
   const epoch = await store.epoch()

@@ -89,7 +89,7 @@ export function encodeEntry (entry: CacheEntry): Buffer {
   return Buffer.concat([MAGIC, Buffer.from(head), Buffer.from([NEWLINE]), entry.body])
 }
 
-/** A variant's times as the scripts store them: "storedAt expiresAt staleUntil bytes softPurged". */
+/** A variant's times as the set script takes them: "storedAt expiresAt staleUntil bytes softPurged" (it adds the seq). */
 export function encodeTimes (entry: CacheEntry, bytes: number): string {
   return `${Math.trunc(entry.storedAt)} ${Math.trunc(entry.expiresAt)} ${Math.trunc(entry.staleUntil)} ${bytes} 0`
 }
@@ -102,7 +102,7 @@ function isHeaders (value: unknown): value is CacheEntry['headers'] {
   return true
 }
 
-const TIMES = /^(\d{1,16}) (\d{1,16}) (\d{1,16}) \d{1,16} ([01])$/
+const TIMES = /^(\d{1,16}) (\d{1,16}) (\d{1,16}) \d{1,16} ([01])(?: \d{1,16})?$/
 
 /** The entry an encoded value and its times hold, or `undefined` for anything this store did not write. */
 export function decodeEntry (data: Buffer, times: string): CacheEntry | undefined {

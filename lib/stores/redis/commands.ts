@@ -18,6 +18,7 @@ export interface Commands extends Pick<Redis, 'hmgetBuffer' | 'hgetallBuffer' | 
   fancyCacheTag: Scripted
   fancyCacheUntag: Scripted
   fancyCacheCount: Scripted
+  fancyCacheTouch: Scripted
   fancyCacheLock: Scripted
   fancyCacheUnlock: Scripted
   fancyCacheTotals: Scripted
@@ -35,6 +36,7 @@ export const SCRIPTS = {
   fancyCacheTag: lua.TAG,
   fancyCacheUntag: lua.UNTAG,
   fancyCacheCount: lua.COUNT,
+  fancyCacheTouch: lua.TOUCH,
   fancyCacheLock: lua.LOCK,
   fancyCacheUnlock: lua.UNLOCK,
   fancyCacheTotals: lua.TOTALS

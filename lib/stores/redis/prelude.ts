@@ -5,7 +5,8 @@
  *
  * A group hash holds `f` (the format, '2'), `v` (the vary list, comma-separated), `t` (its tags, newline-separated),
  * `c` (a counter ordering its variants), `s x u b` (newest storedAt, latest expiresAt and staleUntil, total bytes),
- * and per variant `=<variant>` (the encoded response) and `m:<variant>` ("storedAt expiresAt staleUntil bytes soft").
+ * `n` (how many variants it holds), and per variant `=<variant>` (the encoded response) and `m:<variant>`
+ * ("storedAt expiresAt staleUntil bytes soft seq", seq being its score in the order set).
  * The order set ranks the variants by last store, so dropping the oldest one over `maxVariants` costs O(log n) and a
  * write never walks every variant. The shard's index hash holds one record per cache key, "storedAt expiresAt
  * staleUntil bytes variants hits misses countedAt url".
@@ -25,11 +26,15 @@ local function errorText (err)
   if type(err) == 'table' then return tostring(err.err) end
   return tostring(err)
 end
+-- A variant's "storedAt expiresAt staleUntil bytes soft [seq]" (seq: its place in the group's order, once stored).
 local function parse (info)
   if type(info) ~= 'string' then return nil end
-  local s, e, u, b, soft = string.match(info, '^(%d+) (%d+) (%d+) (%d+) ([01])$')
-  if s == nil then return nil end
-  return tonumber(s), tonumber(e), tonumber(u), tonumber(b), soft
+  local s, e, u, b, soft, q = string.match(info, '^(%d+) (%d+) (%d+) (%d+) ([01]) (%d+)$')
+  if s == nil then
+    s, e, u, b, soft = string.match(info, '^(%d+) (%d+) (%d+) (%d+) ([01])$')
+    if s == nil then return nil end
+  end
+  return tonumber(s), tonumber(e), tonumber(u), tonumber(b), soft, tonumber(q) or 0
 end
 -- A record's counters and URL: hits, misses, countedAt, url.
 local function kept (record)

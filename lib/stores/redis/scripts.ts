@@ -37,7 +37,7 @@ else
   if old then b = b - old end
 end
 local ns, ne, nu, nb = parse(ARGV[5])
-redis.call('HSET', group, 'f', '2', 'v', ARGV[6], '=' .. variant, ARGV[4], 'm:' .. variant, ARGV[5])
+redis.call('HSET', group, 'f', '2', 'v', ARGV[6], '=' .. variant, ARGV[4], 'm:' .. variant, ARGV[5] .. ' ' .. seq)
 redis.call('ZADD', order, seq, variant)
 b = b + nb
 local count = redis.call('ZCARD', order)
@@ -65,7 +65,7 @@ for i = 1, ntags do
     if tagged == '' then tagged = tag else tagged = tagged .. '\\n' .. tag end
   end
 end
-redis.call('HSET', group, 's', s, 'x', x, 'u', u, 'b', b, 't', tagged)
+redis.call('HSET', group, 's', s, 'x', x, 'u', u, 'b', b, 't', tagged, 'n', count)
 local foreign = 0
 if not record(shard, key, s, x, u, b, count, reset, url or '', now, tonumber(ARGV[13])) then foreign = 1 end
 local ttl = math.max(1, u - now)
@@ -88,13 +88,13 @@ return { ttl, foreign }
 export const UNSET = `${PRELUDE}
 local group, order, variant = KEYS[1], KEYS[2], ARGV[1]
 local ok, head = pcall(redis.call, 'HMGET', group, 'm:' .. variant, 'b', 's', 'x', 'u')
-if not ok or head[1] ~= ARGV[2] then return 0 end
+if not ok or type(head[1]) ~= 'string' or string.sub(head[1], 1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
 local _, _, _, vb = parse(head[1])
 redis.call('HDEL', group, '=' .. variant, 'm:' .. variant)
 redis.call('ZREM', order, variant)
 local count = redis.call('ZCARD', order)
 local b = (tonumber(head[2]) or 0) - vb
-if count == 0 then redis.call('DEL', group, order) else redis.call('HSET', group, 'b', b) end
+if count == 0 then redis.call('DEL', group, order) else redis.call('HSET', group, 'b', b, 'n', count) end
 record(KEYS[3], ARGV[4], tonumber(head[3]) or 0, tonumber(head[4]) or 0, tonumber(head[5]) or 0, b, count, false, '',
   tonumber(ARGV[5]), tonumber(ARGV[6]))
 redis.call('PUBLISH', ARGV[3], 'k:' .. ARGV[4])
@@ -122,11 +122,11 @@ if ARGV[5] == '1' then
     local grace, x, u, last = tonumber(ARGV[6]), 0, 0, 0
     local head = redis.call('HMGET', group, 's', 'b')
     for i, v in ipairs(variants) do
-      local s, e, su, b = parse(times[i])
+      local s, e, su, b, _, q = parse(times[i])
       if s and su > now then
         local ne = math.min(e, now)
         local nu = now + math.max(grace, su - e)
-        redis.call('HSET', group, fields[i], string.format('%d %d %d %d 1', s, ne, nu, b))
+        redis.call('HSET', group, fields[i], string.format('%d %d %d %d 1 %d', s, ne, nu, b, q))
         found = 1
         x, u = math.max(x, ne), math.max(u, nu)
       end
@@ -220,6 +220,19 @@ local h, m, _, url = kept(record)
 if ARGV[2] == 'h' then h = h + 1 else m = m + 1 end
 local now = tonumber(ARGV[3])
 if write(KEYS[1], ARGV[1], s, e, u, b, n, h, m, now, url) == 1 then sample(KEYS[1], now, tonumber(ARGV[4])) end
+return 1
+`
+
+/**
+ * Mark a variant used, so the least recently used one is the next to go over maxVariants. KEYS: group, order.
+ * ARGV: variant. A variant that is not stored (any more) is left alone.
+ */
+export const TOUCH = `${PRELUDE}
+local s, e, u, b, soft = parse(redis.call('HGET', KEYS[1], 'm:' .. ARGV[1]))
+if s == nil or redis.call('ZSCORE', KEYS[2], ARGV[1]) == false then return 0 end
+local seq = redis.call('HINCRBY', KEYS[1], 'c', 1)
+redis.call('ZADD', KEYS[2], 'XX', seq, ARGV[1])
+redis.call('HSET', KEYS[1], 'm:' .. ARGV[1], string.format('%d %d %d %d %s %d', s, e, u, b, soft, seq))
 return 1
 `
 

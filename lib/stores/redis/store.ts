@@ -148,13 +148,13 @@ export class RedisStore implements Store {
     if (connecting !== undefined) await connecting
     let reply: (Buffer | null)[]
     try {
-      reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'f', 'v', `=${variant}`, `m:${variant}`)
+      reply = await this.#commands.hmgetBuffer(this.#keys.group(key), 'f', 'v', `=${variant}`, `m:${variant}`, 'c', 'n')
     } catch (err) {
       // Something else lives under our key: a miss, and the next set replaces it.
       if (isWrongType(err)) return undefined
       throw err
     }
-    const [format, vary, data, times] = reply
+    const [format, vary, data, times, counter, count] = reply
     if (vary == null || format?.toString('latin1') !== '2') return undefined
     const names = decodeVary(vary.toString('latin1'))
     if (names === undefined) return undefined
@@ -162,7 +162,23 @@ export class RedisStore implements Store {
     if (entry !== undefined && entry.staleUntil <= Date.now()) entry = undefined
     const lookup = { entry, vary: names }
     if (l1 !== undefined && this.#listening) l1.put(key, variant, lookup, generation)
+    if (entry !== undefined && names.length > 0) this.#touchIfOld(key, variant, times!, counter, count)
     return lookup
+  }
+
+  /**
+   * Keep variants in least-recently-used order, not only last-stored, so that a flood of new variants (random
+   * User-Agents) pushes out the rarely asked ones, not the one most visitors get. A hit marks its variant used only
+   * once it has sunk into the older half of the group's order (its seq is at least half the group's size behind the
+   * group's counter), and without waiting: a hit still costs one round trip, and most hits send nothing more.
+   */
+  #touchIfOld (key: string, variant: string, times: Buffer, counter: Buffer | null | undefined, count: Buffer | null | undefined): void {
+    const info = times.toString('latin1')
+    const seq = Number(info.slice(info.lastIndexOf(' ') + 1))
+    const size = Number(count?.toString('latin1'))
+    if (!(size >= 2) || !(Number(counter?.toString('latin1')) - seq >= Math.floor(size / 2))) return
+    const shard = shardOf(key)
+    this.#commands.fancyCacheTouch(2, this.#keys.group(key, shard), this.#keys.order(key, shard), variant).catch(() => {})
   }
 
   async set (key: string, variant: string, entry: CacheEntry, meta: EntryMeta): Promise<boolean> {
