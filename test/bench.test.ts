@@ -161,7 +161,7 @@ test('bench: the scale runs report findUrls speed and RSS under a flood', () => 
 test('bench: the chart is an SVG with a bar label and µs per request per measured row', () => {
   const svg = readFileSync(join(outDir, 'chart.svg'), 'utf8')
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
-  for (const r of results.rows) assert.match(svg, new RegExp(`font-weight="bold">${r.id}</text>`))
+  for (const r of results.rows) assert.match(svg, new RegExp(`font-weight="bold"[^>]*>${r.id}</text>`))
   assert.match(svg, new RegExp(`>${row('mem').serverMicrosPerRequest!.toFixed(1)} µs</text>`))
 })
 
