@@ -25,7 +25,7 @@ function ownerOf (frame: ProfileNode['callFrame']): string {
   if (url.startsWith('node:')) return 'node internals'
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (pkg !== null) return pkg[1]!
-  const own = /\/((?:lib|bench)\/[^/]+|index\.ts)$/.exec(url)
+  const own = /\/((?:lib|bench)\/.+|index\.ts)$/.exec(url)
   return own === null ? url : own[1]!
 }
 
