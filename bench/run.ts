@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { chart } from './chart.ts'
+import { updateDocs } from './compare.ts'
 import autocannon from 'autocannon'
 import { load, type Generator } from './load.ts'
 import { startApp, startRedis, startVarnish, stopHelpers, which, type AppProcess, type Helper } from './processes.ts'
@@ -231,6 +232,9 @@ async function runScale (redis: Helper | undefined): Promise<ScaleResults> {
   return scale
 }
 
+const DOCS = fileURLToPath(new URL('../docs/benchmark.md', import.meta.url))
+const BEFORE = fileURLToPath(new URL('./results-before.json', import.meta.url))
+
 function wrkVersion (): string {
   const version = spawnSync(wrk!, ['--version'], { encoding: 'utf8' })
   return /wrk (\S+)/.exec(`${version.stdout}${version.stderr}`)?.[1] ?? 'unknown'
@@ -285,6 +289,11 @@ async function main () {
     writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
     writeFileSync(join(outDir, 'chart.svg'), chart(results))
     console.log(`\nwrote ${join(outDir, 'results.json')} and ${join(outDir, 'chart.svg')}`)
+    // A full run of this tree into bench/ is the one docs/benchmark.md reports: its marked sections follow it.
+    if (args['out-dir'] === undefined && args.rows === undefined && !quick && pluginDir === null) {
+      updateDocs(DOCS, BEFORE, results)
+      console.log(`updated the results and before/after sections of ${DOCS}`)
+    }
   } finally {
     await redis?.stop()
   }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { compare, updateDocs } from '../bench/compare.ts'
 import type { Results } from '../bench/report.ts'
 
 // The benchmark script in its quick mode (tiny durations, small scale runs): that it runs and reports what it
@@ -163,6 +164,24 @@ test('bench: the chart is an SVG with a bar label and µs per request per measur
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
   for (const r of results.rows) assert.match(svg, new RegExp(`font-weight="bold"[^>]*>${r.id}</text>`))
   assert.match(svg, new RegExp(`>${row('mem').serverMicrosPerRequest!.toFixed(1)} µs</text>`))
+})
+
+test('bench: a full run rewrites the marked results and before/after sections of docs/benchmark.md', () => {
+  const doc = join(outDir, 'benchmark.md')
+  copyFileSync(new URL('../docs/benchmark.md', import.meta.url), doc)
+  const original = readFileSync(doc, 'utf8')
+  updateDocs(doc, new URL('../bench/results-before.json', import.meta.url).pathname, results)
+  const updated = readFileSync(doc, 'utf8')
+  const section = (text: string, name: string) => text.slice(text.indexOf(`<!-- bench:${name} `), text.indexOf(`<!-- /bench:${name} -->`))
+  assert.match(section(updated, 'results'), /\| mem-flood \| memory-store hit after a miss flood/)
+  assert.match(section(updated, 'results'), new RegExp(`commit ${results.machine.commit}`))
+  assert.match(section(updated, 'before-after'), /^After: commit /m)
+  assert.match(section(updated, 'before-after'), /\| miss: cache miss, 0 ms handler, a new URL per request \| ≤ \+15 µs/)
+  // Outside the markers nothing moves.
+  const outside = (text: string) => text.replace(/<!-- bench:(\S+) [^>]*-->[\s\S]*?<!-- \/bench:\1 -->/g, '')
+  assert.equal(outside(updated), outside(original))
+  const before = JSON.parse(readFileSync(new URL('../bench/results-before.json', import.meta.url), 'utf8')) as Results
+  assert.match(compare(before, null), /^After: not measured yet\.$/m)
 })
 
 test('bench: with wrk, a new URL per request reaches the app as a new URL', { skip: !hasWrk && 'wrk is not installed' }, async () => {
