@@ -57,7 +57,7 @@ export function chart (results: Results): string {
       `<text x="${left - 6}" y="${ty}" dy="4" text-anchor="end" fill="#555">${tick.toFixed(2)}</text>`)
   }
   rows.forEach((row, i) => {
-    const cx = left + slot * i + slot / 2
+    const cx = Math.round((left + slot * i + slot / 2) * 10) / 10
     const x = cx - barW / 2
     if (row.ratio === null) {
       out.push(`<text x="${cx}" y="${y(0) - 8}" text-anchor="middle" fill="#999">${row.skipped?.startsWith('n/a') === true ? 'n/a' : 'skipped'}</text>`)

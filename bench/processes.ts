@@ -64,7 +64,17 @@ export async function startApp (settings: ServerSettings, nodeFlags: string[] = 
       resolve(message as ChildMessage)
     })
   })
-  const ready = await next()
+  // An app that never gets ready (a plugin waiting on something that never comes) must not stall the whole run.
+  let timer: NodeJS.Timeout | undefined
+  const ready = await Promise.race([
+    next(),
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error('bench server did not get ready within 60 s'))
+      }, 60_000)
+    })
+  ]).finally(() => clearTimeout(timer))
   if (ready.type !== 'ready') {
     child.kill('SIGKILL')
     throw new Error(`bench server failed to start: ${ready.type === 'error' ? ready.message : ready.type}`)

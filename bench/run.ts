@@ -131,20 +131,25 @@ function processCpuMicros (pid: number | undefined): number {
 /** `misses` requests to distinct URLs of the cached route, to fill the store the way a crawler does. */
 async function floodRow (app: AppProcess, misses: number): Promise<NonNullable<RowResult['flood']>> {
   const started = performance.now()
-  await autocannon({
+  const instance = autocannon({
     url: `http://127.0.0.1:${app.port}/page?flood=[<id>]`,
     connections: settings.connections,
     amount: misses,
     idReplacement: true,
     timeout: 10
   })
+  // With `amount`, autocannon has no time limit of its own: an app that stops answering must not stall the run.
+  const timer = setTimeout(() => instance.stop(), 180_000)
+  const result = await instance
+  clearTimeout(timer)
   const seconds = (performance.now() - started) / 1000
+  if (result.requests.total < misses) notes.push(`the flood stopped after ${result.requests.total} of ${misses} requests (3 minutes)`)
   return { misses, seconds, entriesAfter: (await app.probe()).cache?.entries ?? null }
 }
 
 /** The Cache-Status of one request (a fresh id where the path takes one). */
 async function sampleCacheStatus (url: string): Promise<string | null> {
-  const response = await fetch(url.replace('[<id>]', `sample-${Date.now()}`))
+  const response = await fetch(url.replace('[<id>]', `sample-${Date.now()}`), { signal: AbortSignal.timeout(15_000) })
   await response.arrayBuffer()
   return response.headers.get('cache-status')?.replace(/; ttl=\d+/, '') ?? null
 }
