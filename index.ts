@@ -89,8 +89,13 @@ async function makeStore (app: FastifyInstance, options: ResolvedOptions): Promi
   const client = options.redis ?? (app as FastifyInstance & { redis?: FancyCacheOptions['redis'] }).redis
   if (client === undefined) throw missingRedis()
   const { RedisStore } = await import('./lib/stores/redis/store.ts')
-  const store = new RedisStore({ client, namespace: options.namespace, l1: options.l1, log: app.log })
-  await store.init()
+  const store = new RedisStore({
+    client,
+    namespace: options.namespace,
+    l1: options.l1,
+    log: app.log,
+    allowEvictingPolicy: options.allowEvictingPolicy
+  })
   return { store, owned: true }
 }
 
@@ -108,8 +113,10 @@ function bounded (ms: number) {
 async function fancyCachePlugin (app: FastifyInstance, opts: FancyCacheOptions) {
   const options = resolveOptions(opts)
   const { store, owned } = await makeStore(app, options)
+  // A store's start-up checks (the Redis store's eviction policy, say) fail ready() with their coded error; a store
+  // the app made itself is checked too.
   const init = (store as Store & { init?: () => Promise<void> }).init
-  if (owned && init !== undefined) await init.call(store)
+  if (init !== undefined) await init.call(store)
   // The memory store the plugin made itself can neither fail nor hang: its calls skip the guard's timer.
   const guard = options.store === 'memory' ? undefined : new StoreGuard(options.storeTimeout, app.log)
 

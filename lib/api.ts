@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.ts'
+import { PATH_TAG } from './http/key.ts'
 import { publishPurge, purgeChannel } from './events.ts'
 import { listOf, matcherOf } from './patterns.ts'
 import type { KeyDetail, PurgeOptions, RememberedEntry, ScanPage, Stats, Store, StoreHealth, StoreSummary } from './stores/store.ts'
@@ -195,7 +196,7 @@ export function createApi (store: Store, options: ApiOptions = unbounded): Fancy
     } finally {
       // Also when the caller stopped early: what was purged so far is announced.
       if (purge !== undefined && (!failed || count > 0)) {
-        publishPurge({ kind: 'urls', soft: purge.soft === true, urls: patterns, count })
+        publishPurge({ kind: 'urls', soft: purge.soft === true, urls: patterns, count, store })
       }
     }
   }
@@ -210,7 +211,7 @@ export function createApi (store: Store, options: ApiOptions = unbounded): Fancy
     for await (const entry of walk(matcherOf(patterns))) {
       if (await bounded(() => store.delete(entry.key, purge))) count++
     }
-    publishPurge({ kind: 'urls', soft: purge?.soft === true, urls: patterns, count })
+    publishPurge({ kind: 'urls', soft: purge?.soft === true, urls: patterns, count, store })
     return count
   }
 
@@ -231,7 +232,7 @@ export function createApi (store: Store, options: ApiOptions = unbounded): Fancy
       const exact = new Set(list)
       for await (const entry of walk((url) => exact.has(url))) await purgeOne(entry.key)
     }
-    publishPurge({ kind: 'write', soft: false, urls: list, count })
+    publishPurge({ kind: 'write', soft: false, urls: list, count, store })
     return count
   }
 
@@ -262,21 +263,21 @@ export function createApi (store: Store, options: ApiOptions = unbounded): Fancy
       const purge = purgeOptions(callOptions, graceMs)
       if (list.length === 0) return 0
       const count = await bounded(() => store.deleteTags(list, purge))
-      publishPurge({ kind: 'tags', soft: purge?.soft === true, tags: list, count })
+      publishPurge({ kind: 'tags', soft: purge?.soft === true, tags: list, count, store })
       return count
     },
     async purgeKey (key, callOptions) {
       if (typeof key !== 'string') throw invalidArgument('purgeKey key must be a string')
       const purge = purgeOptions(callOptions, graceMs)
       const found = await bounded(() => store.delete(key, purge))
-      publishPurge({ kind: 'key', soft: purge?.soft === true, key, count: found ? 1 : 0 })
+      publishPurge({ kind: 'key', soft: purge?.soft === true, key, count: found ? 1 : 0, store })
       return found
     },
     async clear () {
       // Counting costs a store call, made only for someone listening.
       const entries = purgeChannel.hasSubscribers ? (await bounded(() => store.summary())).entries : 0
       await bounded(() => store.clear())
-      publishPurge({ kind: 'clear', soft: false, count: entries })
+      publishPurge({ kind: 'clear', soft: false, count: entries, store })
     },
     async stats () {
       return bounded(() => store.summary())
@@ -284,7 +285,9 @@ export function createApi (store: Store, options: ApiOptions = unbounded): Fancy
     async scanTags (scanOptions = {}) {
       if (store.scanTags === undefined) throw invalidArgument('scanTags: this store does not list tags (Store.scanTags)')
       const count = Math.min(Math.max(scanOptions.count ?? 100, 1), 1000)
-      return bounded(() => store.scanTags!(scanOptions.cursor ?? '0', count))
+      const page = await bounded(() => store.scanTags!(scanOptions.cursor ?? '0', count))
+      // The tags the cache gives every entry for purge-on-write are its own business, not a listing's.
+      return { cursor: page.cursor, tags: page.tags.filter((t) => !t.tag.startsWith(PATH_TAG)) }
     },
     async inspect (key) {
       if (typeof key !== 'string') throw invalidArgument('inspect key must be a string')

@@ -1,5 +1,6 @@
 import { channel } from 'node:diagnostics_channel'
 import type { FastifyRequest } from 'fastify'
+import type { Store } from './stores/store.ts'
 
 /** How the cache handled a request. */
 export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'stored' | 'bypass' | 'store-error'
@@ -38,6 +39,8 @@ export interface PurgeEvent {
   key?: string
   /** Keys purged (for `clear`, the entries the store held; 0 when nobody listened at the time). */
   count: number
+  /** The store purged: tells apart the caches of several apps in one process. */
+  store: Store
 }
 
 /**

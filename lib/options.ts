@@ -111,6 +111,11 @@ export interface FancyCacheOptions {
    * Redis pub/sub. `true` uses the memory store's bounds. Default false.
    */
   l1?: boolean | { maxEntries?: number, maxBytes?: number }
+  /**
+   * With `store: 'redis'`: accept a Redis whose `maxmemory-policy` may evict any key (`allkeys-*`), although it may
+   * evict what purges rely on. Default false: such a Redis is refused at start-up.
+   */
+  allowEvictingPolicy?: boolean
   /** Prefix of every key the plugin writes. Default `fancy-cache`. */
   namespace?: string
   /** Default seconds an entry stays fresh. Default 600. */
@@ -215,6 +220,7 @@ const PluginSchema = Type.Object({
   storeTimeout: count('storeTimeout (milliseconds)'),
   bypassCookies: names('bypassCookies'),
   ignoreCookies: names('ignoreCookies'),
+  allowEvictingPolicy: bool('allowEvictingPolicy'),
   coalesceTimeout: count('coalesceTimeout (milliseconds)'),
   maxVariants: count('maxVariants'),
   invalidateOnWrite: bool('invalidateOnWrite'),
@@ -293,6 +299,7 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
     storeTimeout: 100,
     bypassCookies: ['*'],
     ignoreCookies: [],
+    allowEvictingPolicy: false,
     coalesceTimeout: 5000,
     maxVariants: 64,
     invalidateOnWrite: false,

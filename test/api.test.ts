@@ -27,9 +27,14 @@ async function filled (extra: Partial<ApiOptions> = {}): Promise<{ store: Memory
   return { store, api: createApi(store, options(extra)) }
 }
 
-async function purgeEvents (fn: () => Promise<unknown>): Promise<PurgeEvent[]> {
-  const events: PurgeEvent[] = []
-  const listener = (event: unknown) => { events.push(event as PurgeEvent) }
+/** The purge events `fn` publishes, each checked to name a store and shown without it. */
+async function purgeEvents (fn: () => Promise<unknown>): Promise<Array<Omit<PurgeEvent, 'store'>>> {
+  const events: Array<Omit<PurgeEvent, 'store'>> = []
+  const listener = (event: unknown) => {
+    const { store, ...rest } = event as PurgeEvent
+    assert.equal(typeof store.get, 'function')
+    events.push(rest)
+  }
   subscribe('fastify-fancy-cache:purge', listener)
   try {
     await fn()

@@ -99,7 +99,11 @@ test('invalidateOnWrite is published on the purge channel as kind write', async 
   app.get('/x', { config: { fancyCache: true } }, async () => 'x')
   app.post('/x', async () => 'ok')
   const events: unknown[] = []
-  const listener = (event: unknown) => events.push(event)
+  const listener = (event: unknown) => {
+    const { store, ...rest } = event as { store: unknown }
+    assert.equal(store, app.fancyCache.store)
+    events.push(rest)
+  }
   subscribe('fastify-fancy-cache:purge', listener)
   try {
     await app.inject('/x')

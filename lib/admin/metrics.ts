@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { CacheEvent, CacheOutcome } from '../events.ts'
+import { routeContextOf } from '../request/route.ts'
 import { stateOf } from '../request/state.ts'
 import type { FancyCacheApi } from '../api.ts'
 
@@ -78,20 +79,6 @@ interface PurgeEvent {
   store?: unknown
 }
 
-// Fastify keeps each route's context (one object per route) under a symbol it does not export; `request.routeOptions`
-// builds a new object on every read, too dear for every hit. Without the symbol (another Fastify), the cache's own
-// per-route state or, last, `routeOptions` serves.
-let kContext: symbol | null | undefined
-
-function contextOf (request: FastifyRequest): object | undefined {
-  if (kContext === undefined) {
-    kContext = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null
-  }
-  if (kContext === null) return undefined
-  const context = (request as unknown as Record<symbol, unknown>)[kContext]
-  return context !== null && typeof context === 'object' ? context : undefined
-}
-
 function zeroCounts (): Counts {
   return Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Counts
 }
@@ -160,7 +147,7 @@ export class MetricsCollector {
   }
 
   #countersOf (request: FastifyRequest): RouteCounters {
-    const route = contextOf(request) ?? stateOf(request)?.route
+    const route = routeContextOf(request) ?? stateOf(request)?.route
     let counters = route === undefined ? undefined : this.#byRoute.get(route)
     if (counters === undefined) {
       counters = this.route(request.routeOptions.url ?? OTHER_ROUTE)

@@ -118,5 +118,8 @@ export function etagOf (body: Buffer): string {
  * the path purges them all with one tag purge. Hashed, so its size is fixed whatever the path.
  */
 export function pathTag (host: string, path: string): string {
-  return `~path:${hash('sha256', `${host}\0${path}`, 'base64url').slice(0, 22)}`
+  return `${PATH_TAG}${hash('sha256', `${host}\0${path}`, 'base64url').slice(0, 22)}`
 }
+
+/** How the cache's own path tags begin; listings of tags leave them out. */
+export const PATH_TAG = '~path:'

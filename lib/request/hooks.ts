@@ -88,17 +88,23 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     const method = request.method
     if (method !== 'GET' && method !== 'HEAD') return done()
     if (!isCachedRoute(route)) return done()
+    let early = false
     if (route.hooks === undefined) {
       const learnt = learnHooks(reply, onRequest, onSend)
       route.hooks = learnt
-      if (learnt.reordered) return done()
+      // This request still runs the hooks in their old order, some of them after this one: it must not be answered
+      // from the cache before they ran, so it renders (and stores) as a miss.
+      early = learnt.reordered
     }
-    if (peek !== undefined && request.headers[REFRESH_HEADER] === undefined && quickHit(request, reply, route)) return
-    lookup(request, reply, route).then((answered) => { if (answered !== true) done() }, done)
+    if (!early && peek !== undefined && request.headers[REFRESH_HEADER] === undefined && quickHit(request, reply, route)) return
+    lookup(request, reply, route, early).then((answered) => { if (answered !== true) done() }, done)
   }
 
-  /** The asynchronous path: bypass, key prefix, store lookup, stale serving, coalescing. Resolves `true` when it answered. */
-  async function lookup (request: FastifyRequest, reply: FastifyReply, route: CachedRoute): Promise<boolean | undefined> {
+  /**
+   * The asynchronous path: bypass, key prefix, store lookup, stale serving, coalescing. Resolves `true` when it
+   * answered. An `early` request may fill the cache but never be answered from it.
+   */
+  async function lookup (request: FastifyRequest, reply: FastifyReply, route: CachedRoute, early: boolean): Promise<boolean | undefined> {
     const refresh = refresher.take(request)
     if (refresh === undefined && bypasses(request, route, cookies)) return bypass(request, reply, route)
     const prefix = await prefixOf(request, route, request.log)
@@ -127,6 +133,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
       return regenerate(request, reply, state, refresh.key === key && refresh.variant === variant ? refresh.flight : undefined)
     }
     const client = standards && honorRequest ? clientDirectives(request) : undefined
+    if (early) return request.method === 'HEAD' ? pass(state) : prepare(request, state, failed)
     if (entry !== undefined) {
       const now = Date.now()
       const freshness = freshnessOf(entry, route, now)
@@ -152,6 +159,11 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
       return
     }
     return coalesce(request, reply, state, failed)
+  }
+
+  function pass (state: State): undefined {
+    state.mode = 'pass'
+    return undefined
   }
 
   function bypass (request: FastifyRequest, reply: FastifyReply, route: CachedRoute): undefined {
@@ -180,7 +192,11 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
       return prepare(request, state, failed)
     }
     lead(reply, state, flights.lead(id, reply.raw))
+    let epoch: Promise<Guarded<string>> | undefined
     if (!failed && crossProcess) {
+      // The purge generation is read beside the lock, so a miss waits for the store at most twice before its
+      // handler runs (the lookup, then these two together). Read before any wait, it is only more cautious.
+      epoch = call(() => store.epoch())
       const elsewhere = await lockOrWait(guard, store, state.key, state.variant, options.coalesceTimeout)
       state.locked = elsewhere.locked
       if (elsewhere.entry !== undefined) {
@@ -190,7 +206,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
         return hit(request, reply, state.route, state.key, elsewhere.entry, 'hit', state)
       }
     }
-    return prepare(request, state, failed)
+    return prepare(request, state, failed, epoch)
   }
 
   function matches (request: FastifyRequest, produced: Produced): boolean {
@@ -232,11 +248,12 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
   }
 
   /** Before the handler: the purge generation the entry will be checked against, and the route's tags. */
-  async function prepare (request: FastifyRequest, state: State, failed: boolean): Promise<undefined> {
+  async function prepare (request: FastifyRequest, state: State, failed: boolean,
+    pending?: Promise<Guarded<string>>): Promise<undefined> {
     state.mode = 'miss'
     if (state.validating !== undefined && !askConditionally(request, state.validating)) state.validating = undefined
     if (!failed) {
-      const epoch = await call(() => store.epoch())
+      const epoch = await (pending ?? call(() => store.epoch()))
       state.epoch = epoch === FAILED ? undefined : String(epoch)
     }
     if (state.route.tags !== undefined) state.tags = checkTags(await state.route.tags(request), 'fancyCache.tags()')

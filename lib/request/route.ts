@@ -130,6 +130,14 @@ function contextOf (target: FastifyRequest): Context | undefined {
 }
 
 /**
+ * The object Fastify keeps for a request's route (one per route, the same for every request to it), or `undefined`
+ * when it cannot be read: a key for per-route state that costs no allocation, unlike `request.routeOptions`.
+ */
+export function routeContextOf (request: FastifyRequest): object | undefined {
+  return contextOf(request)
+}
+
+/**
  * What this route's hook lists allow (`soleOnSend` and `firstOnRequest` are false when they cannot be read), with
  * the cache's hooks moved after every other of their kind: onRequest last, so every onRequest hook of the route
  * (a rate limit or an authentication added by another plugin or on the route itself) runs before a hit is served;

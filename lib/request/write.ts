@@ -45,5 +45,5 @@ export async function purgeOnWrite (request: FastifyRequest, reply: FastifyReply
   if (status < 200 || status >= 400) return
   const paths = writtenPaths(request, reply)
   const purged = await call(() => store.deleteTags(paths.map((path) => pathTag(request.host, path))), true)
-  publishPurge({ kind: 'write', soft: false, urls: paths, count: typeof purged === 'number' ? purged : 0 })
+  publishPurge({ kind: 'write', soft: false, urls: paths, count: typeof purged === 'number' ? purged : 0, store })
 }
