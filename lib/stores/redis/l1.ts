@@ -12,11 +12,16 @@ export interface L1Options {
 
 interface Slot {
   key: string
-  vary: string[]
+  variant: string
   entry: CacheEntry
+  /** What a hit answers, made once so that hits allocate nothing. */
+  lookup: Lookup
   bytes: number
   /** Served from L1 until then, even if no invalidation arrives (a safety net under lost messages). */
   until: number
+  /** Neighbours in least-recently-used order. */
+  older: Slot | undefined
+  newer: Slot | undefined
 }
 
 /** Longest an entry is served from L1 without asking Redis again. */
@@ -26,12 +31,17 @@ export const L1_MAX_AGE_MS = 5000
  * it does not hold (a miss goes to Redis), so it needs no epoch or tags: every write, purge and clear on any
  * instance is announced on the namespace's channel and evicts here. `generation` moves on every eviction, so a read
  * that raced with one does not put what it read back into L1.
+ *
+ * Recency is a linked list through the slots, not the order of a Map: re-inserting a Map key on every hit leaves a
+ * dead slot in its hash chain each time, and with thousands of entries a hot key's lookups walk thousands of them.
  */
 export class L1 {
   readonly maxEntries: number
   readonly maxBytes: number
-  #slots = new Map<string, Slot>()
-  #byKey = new Map<string, Set<string>>()
+  #byKey = new Map<string, Map<string, Slot>>()
+  #oldest: Slot | undefined
+  #newest: Slot | undefined
+  #entries = 0
   #bytes = 0
   #hits = 0
   #misses = 0
@@ -43,18 +53,19 @@ export class L1 {
   }
 
   get (key: string, variant: string): Lookup | undefined {
-    const id = `${key}\0${variant}`
-    const slot = this.#slots.get(id)
+    const slot = this.#byKey.get(key)?.get(variant)
     if (slot === undefined) return undefined
     const now = Date.now()
     if (slot.until <= now || slot.entry.staleUntil <= now) {
-      this.#drop(key, id, slot)
+      this.#drop(slot)
       return undefined
     }
-    this.#slots.delete(id)
-    this.#slots.set(id, slot)
+    if (slot !== this.#newest) {
+      this.#unlink(slot)
+      this.#append(slot)
+    }
     this.#hits++
-    return { entry: slot.entry, vary: slot.vary }
+    return slot.lookup
   }
 
   /** Count a lookup that L1 could not answer (it went to Redis). */
@@ -64,7 +75,7 @@ export class L1 {
 
   /** Lookups answered and not answered here, and the entries held. */
   counters (): { hits: number, misses: number, entries: number } {
-    return { hits: this.#hits, misses: this.#misses, entries: this.#slots.size }
+    return { hits: this.#hits, misses: this.#misses, entries: this.#entries }
   }
 
   put (key: string, variant: string, lookup: Lookup, generation: number): void {
@@ -72,44 +83,61 @@ export class L1 {
     if (entry === undefined || generation !== this.generation) return
     const bytes = entryBytes(entry)
     if (bytes > this.maxBytes) return
-    const id = `${key}\0${variant}`
-    const old = this.#slots.get(id)
-    if (old !== undefined) this.#drop(key, id, old)
-    this.#slots.set(id, { key, vary: lookup.vary, entry, bytes, until: Math.min(Date.now() + L1_MAX_AGE_MS, entry.staleUntil) })
-    let ids = this.#byKey.get(key)
-    if (ids === undefined) this.#byKey.set(key, ids = new Set())
-    ids.add(id)
+    const old = this.#byKey.get(key)?.get(variant)
+    if (old !== undefined) this.#drop(old)
+    let variants = this.#byKey.get(key)
+    if (variants === undefined) this.#byKey.set(key, variants = new Map())
+    const until = Math.min(Date.now() + L1_MAX_AGE_MS, entry.staleUntil)
+    const slot: Slot = { key, variant, entry, lookup: { entry, vary: lookup.vary }, bytes, until, older: undefined, newer: undefined }
+    variants.set(variant, slot)
+    this.#append(slot)
+    this.#entries++
     this.#bytes += bytes
-    while (this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes) {
-      const [oldest, slot] = this.#slots.entries().next().value!
-      this.#drop(slot.key, oldest, slot)
+    while ((this.#entries > this.maxEntries || this.#bytes > this.maxBytes) && this.#oldest !== undefined) {
+      this.#drop(this.#oldest)
     }
   }
 
   /** Forget every variant of a key. */
   evict (key: string): void {
     this.generation++
-    const ids = this.#byKey.get(key)
-    if (ids === undefined) return
-    for (const id of ids) {
-      const slot = this.#slots.get(id)
-      if (slot !== undefined) this.#drop(key, id, slot)
-    }
+    const variants = this.#byKey.get(key)
+    if (variants === undefined) return
+    for (const slot of [...variants.values()]) this.#drop(slot)
   }
 
   clear (): void {
     this.generation++
-    this.#slots.clear()
     this.#byKey.clear()
+    this.#oldest = this.#newest = undefined
+    this.#entries = 0
     this.#bytes = 0
   }
 
-  #drop (key: string, id: string, slot: Slot): void {
-    this.#slots.delete(id)
+  #append (slot: Slot): void {
+    slot.older = this.#newest
+    slot.newer = undefined
+    if (this.#newest !== undefined) this.#newest.newer = slot
+    else this.#oldest = slot
+    this.#newest = slot
+  }
+
+  #unlink (slot: Slot): void {
+    if (slot.older !== undefined) slot.older.newer = slot.newer
+    else this.#oldest = slot.newer
+    if (slot.newer !== undefined) slot.newer.older = slot.older
+    else this.#newest = slot.older
+    slot.older = slot.newer = undefined
+  }
+
+  #drop (slot: Slot): void {
+    const variants = this.#byKey.get(slot.key)
+    if (variants?.get(slot.variant) !== slot) return
+    variants.delete(slot.variant)
+    if (variants.size === 0) this.#byKey.delete(slot.key)
+    this.#unlink(slot)
+    this.#entries--
     this.#bytes -= slot.bytes
-    const ids = this.#byKey.get(key)
-    ids?.delete(id)
-    if (ids?.size === 0) this.#byKey.delete(key)
   }
 }
 
