@@ -89,16 +89,18 @@ export function cacheHeaders (reply: FastifyReply, ttl: number, now: number, per
 }
 
 // Formatting a date costs more than the rest of the miss path's header work: reuse the last one within its second.
-let lastSecond = -1
-let lastDate = ''
+// A miss formats two (its Date and its Expires), so two are kept.
+const seconds = [-1, -1]
+const dates = ['', '']
 
 /** An HTTP date for a time in whole seconds since the epoch. */
 export function httpDate (second: number): string {
-  if (second !== lastSecond) {
-    lastSecond = second
-    lastDate = new Date(second * 1000).toUTCString()
-  }
-  return lastDate
+  if (seconds[0] === second) return dates[0]!
+  if (seconds[1] === second) return dates[1]!
+  const slot = seconds[0]! <= seconds[1]! ? 0 : 1
+  seconds[slot] = second
+  dates[slot] = new Date(second * 1000).toUTCString()
+  return dates[slot]!
 }
 
 /** Whether an If-None-Match value matches an ETag, with the weak comparison of RFC 9110 §13.1.2. */

@@ -21,6 +21,8 @@ export interface RouteHooks {
   soleOnSend: boolean
   /** No onRequest hook runs before the cache's: the reply has no headers of the request's own yet. */
   firstOnRequest: boolean
+  /** The cache's onSend is the route's last: the headers it sees are final. */
+  lastOnSend: boolean
 }
 
 /** What `config.fancyCache` of an unsafe-method route may say. */
@@ -147,12 +149,13 @@ export function routeContextOf (request: FastifyRequest): object | undefined {
  */
 export function learnHooks (reply: FastifyReply, onRequest: Function, onSend: Function): RouteHooks & { reordered: boolean } {
   const context = contextOf(reply.request)
-  if (context === undefined) return { soleOnSend: false, firstOnRequest: false, reordered: false }
+  if (context === undefined) return { soleOnSend: false, firstOnRequest: false, lastOnSend: false, reordered: false }
   const reordered = moveLast(context, 'onRequest', onRequest)
   moveLast(context, 'onSend', onSend)
   return {
     soleOnSend: context.onSend?.length === 1 && isHook(context.onSend[0]!, onSend),
     firstOnRequest: context.onRequest !== null && isHook(context.onRequest[0]!, onRequest),
+    lastOnSend: context.onSend !== null && isHook(context.onSend[context.onSend.length - 1]!, onSend),
     reordered
   }
 }

@@ -117,14 +117,16 @@ export async function finishMiss (ctx: MissContext, request: FastifyRequest, rep
   setStatus(request, reply, state, stored === true ? 'stored' : stored === FAILED ? 'storeError' : 'miss')
   if (stored === true) {
     if (route.rememberStats) ctx.call(() => ctx.store.count(state.key, 'misses'), true).catch(() => {})
-    watchLateHeaders(ctx, reply, state)
+    // When the cache's onSend could be moved last, nothing can change the headers after it.
+    if (route.hooks?.lastOnSend !== true) watchLateHeaders(ctx, reply, state)
   }
   if (validated && clientNotModified(request, reply)) {
     reply.code(304)
     reply.removeHeader('content-type')
     return ''
   }
-  return partOfMiss(request, reply, await sendable(route, bytes, request, reply))
+  // Sent as the handler made it when it is the same: Node writes a string body and its head in one piece.
+  return partOfMiss(request, reply, await sendable(route, typeof body === 'string' ? body : bytes, request, reply))
 }
 
 function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyReply, state: State, bytes: Buffer,
@@ -133,7 +135,9 @@ function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyRe
   const ttl = state.ttl ?? route.ttl
   // In 'headers' mode the app's Cache-Control is the policy: it is never rewritten.
   if (ctx.options.cacheHeaders && policy === undefined) cacheHeaders(reply, ttl, now, route.keyPrefix !== undefined)
-  // The miss and every hit send the same Date: the one of the response as stored (RFC 9110 §6.6.1).
+  // The miss and every hit send the same Date: the one of the response as stored (RFC 9110 §6.6.1). A response
+  // that brings neither its own Date nor an Age is age 0 now: nothing to parse back.
+  const own = reply.hasHeader('date') || reply.hasHeader('age')
   if (!reply.hasHeader('date')) reply.header('date', httpDate(Math.floor(now / 1000)))
   const validator = policy !== undefined && originValidator(reply.getHeaders())
   if (!reply.hasHeader('etag')) reply.header('etag', etagOf(bytes))
@@ -150,7 +154,7 @@ function buildEntry (ctx: MissContext, request: FastifyRequest, reply: FastifyRe
     etag: String(reply.getHeader('etag')),
     ...(policy === undefined
       ? {
-          storedAt: storedAtOf(reply.getHeaders(), now),
+          storedAt: own ? storedAtOf(reply.getHeaders(), now) : now,
           expiresAt: now + ttl * 1000,
           staleUntil: now + (ttl + Math.max(route.staleWhileRevalidate, route.staleIfError)) * 1000
         }
