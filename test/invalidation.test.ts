@@ -1,10 +1,39 @@
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { test } from 'node:test'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import type { FancyCacheOptions } from '../index.ts'
 import { cachedApp, eventually, sleep } from './helpers/app.ts'
+import { RedisServer } from './helpers/redis-server.ts'
 
-test('reply.fancyCache.tag() tags the entry with what the handler read; purgeTags removes it', async () => {
-  const { app, run } = await cachedApp()
+// Every test runs on the memory store and on a Redis store of its own namespace on a private redis-server.
+let server: RedisServer
+let namespaces = 0
+const apps: Array<{ close: () => Promise<unknown> }> = []
+before(async () => { server = await RedisServer.start() })
+after(async () => {
+  await Promise.all(apps.map((app) => app.close()))
+  await server?.stop()
+})
+
+type Kind = 'memory' | 'redis'
+
+async function appOn (kind: Kind, options: FancyCacheOptions = {}) {
+  if (kind === 'memory') return cachedApp(options)
+  const client = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: false })
+  client.on('error', () => {})
+  const made = await cachedApp({ store: 'redis', redis: client, namespace: `invalidation-${++namespaces}`, ...options })
+  made.app.addHook('onClose', async () => { client.disconnect() })
+  apps.push(made.app)
+  return made
+}
+
+function both (title: string, fn: (kind: Kind) => Promise<void>) {
+  for (const kind of ['memory', 'redis'] as const) test(`${kind}: ${title}`, () => fn(kind))
+}
+
+both('reply.fancyCache.tag() tags the entry with what the handler read; purgeTags removes it', async (kind) => {
+  const { app, run } = await appOn(kind)
   app.get('/posts/:id', { config: { fancyCache: { tags: () => ['posts'] } } }, async (request, reply) => {
     const id = (request.params as { id: string }).id
     reply.fancyCache.tag(`post:${id}`, 'author:7')
@@ -19,8 +48,8 @@ test('reply.fancyCache.tag() tags the entry with what the handler read; purgeTag
   assert.equal(await app.fancyCache.purgeTags('posts'), 0)
 })
 
-test('reply.fancyCache.ttl() sets this response\'s ttl; 0 stores nothing; noStore() sends without storing', async () => {
-  const { app, run, runs } = await cachedApp()
+both('reply.fancyCache.ttl() sets this response\'s ttl; 0 stores nothing; noStore() sends without storing', async (kind) => {
+  const { app, run, runs } = await appOn(kind)
   app.get('/t/:mode', { config: { fancyCache: 600 } }, async (request, reply) => {
     const mode = (request.params as { mode: string }).mode
     if (mode === 'short') reply.fancyCache.ttl(5)
@@ -39,8 +68,8 @@ test('reply.fancyCache.ttl() sets this response\'s ttl; 0 stores nothing; noStor
   assert.equal(runs('short'), 1)
 })
 
-test('reply.fancyCache calls on a hit or a bypass are harmless; invalid arguments throw a coded error', async () => {
-  const { app } = await cachedApp()
+both('reply.fancyCache calls on a hit or a bypass are harmless; invalid arguments throw a coded error', async (kind) => {
+  const { app } = await appOn(kind)
   app.get('/any', { config: { fancyCache: true } }, async (request, reply) => {
     reply.fancyCache.tag('x')
     reply.fancyCache.ttl(1)
@@ -61,8 +90,8 @@ test('reply.fancyCache calls on a hit or a bypass are harmless; invalid argument
   }
 })
 
-test('invalidateOnWrite: a 2xx/3xx POST purges the GET of its URL and of a same-host Location', async () => {
-  const { app, run } = await cachedApp({ invalidateOnWrite: true })
+both('invalidateOnWrite: a 2xx/3xx POST purges the GET of its URL and of a same-host Location', async (kind) => {
+  const { app, run } = await appOn(kind, { invalidateOnWrite: true })
   app.get('/posts/:id', { config: { fancyCache: true } }, async (request) => `post ${(request.params as { id: string }).id} v${run('post')}`)
   app.post('/posts/:id/comments', async (request, reply) => reply.code(303).header('location', `/posts/${(request.params as { id: string }).id}`).send())
   app.post('/posts/:id/fail', async (_request, reply) => reply.code(422).header('location', '/posts/1').send())
@@ -79,8 +108,8 @@ test('invalidateOnWrite: a 2xx/3xx POST purges the GET of its URL and of a same-
   assert.equal((await app.inject('/posts/2')).body, 'post 2 v4')
 })
 
-test('invalidateOnWrite: another host in Location purges nothing there; the route can opt in or out', async () => {
-  const { app, run } = await cachedApp()
+both('invalidateOnWrite: another host in Location purges nothing there; the route can opt in or out', async (kind) => {
+  const { app, run } = await appOn(kind)
   app.get('/a', { config: { fancyCache: true } }, async () => `a ${run('a')}`)
   app.post('/elsewhere', { config: { fancyCache: { invalidateOnWrite: true } } },
     async (_request, reply) => reply.code(302).header('location', 'https://other.example/a').send())
@@ -94,8 +123,8 @@ test('invalidateOnWrite: another host in Location purges nothing there; the rout
   assert.equal((await app.inject('/a')).body, 'a 2')
 })
 
-test('invalidateOnWrite is published on the purge channel as kind write', async () => {
-  const { app } = await cachedApp({ invalidateOnWrite: true })
+both('invalidateOnWrite is published on the purge channel as kind write', async (kind) => {
+  const { app } = await appOn(kind, { invalidateOnWrite: true })
   app.get('/x', { config: { fancyCache: true } }, async () => 'x')
   app.post('/x', async () => 'ok')
   const events: unknown[] = []
@@ -114,8 +143,8 @@ test('invalidateOnWrite is published on the purge channel as kind write', async 
   assert.deepEqual(events, [{ kind: 'write', soft: false, urls: ['/x'], count: 1 }])
 })
 
-test('tagsHeader sends each response\'s tags for a CDN, hit or miss', async () => {
-  const { app } = await cachedApp({ tagsHeader: 'surrogate-key' })
+both('tagsHeader sends each response\'s tags for a CDN, hit or miss', async (kind) => {
+  const { app } = await appOn(kind, { tagsHeader: 'surrogate-key' })
   app.get('/t', { config: { fancyCache: { tags: () => ['a', 'b'] } } }, async (_request, reply) => {
     reply.fancyCache.tag('c')
     return 't'
@@ -124,13 +153,13 @@ test('tagsHeader sends each response\'s tags for a CDN, hit or miss', async () =
   const hit = await app.inject('/t')
   assert.match(String(hit.headers['cache-status']), /hit/)
   assert.equal(hit.headers['surrogate-key'], 'a b c')
-  const cloudflare = await cachedApp({ tagsHeader: 'cache-tag' })
+  const cloudflare = await appOn(kind, { tagsHeader: 'cache-tag' })
   cloudflare.app.get('/t', { config: { fancyCache: { tags: () => ['a', 'b'] } } }, async () => 't')
   assert.equal((await cloudflare.app.inject('/t')).headers['cache-tag'], 'a,b')
 })
 
-test('ignoreQueryParams: tracking parameters never split the cache; [] keeps every parameter', async () => {
-  const { app, run, runs } = await cachedApp()
+both('ignoreQueryParams: tracking parameters never split the cache; [] keeps every parameter', async (kind) => {
+  const { app, run, runs } = await appOn(kind)
   app.get('/post', { config: { fancyCache: true } }, async () => `post ${run('post')}`)
   await app.inject('/post')
   for (const query of ['utm_source=x&utm_medium=y', 'gclid=1', 'fbclid=2&_ga=3', 'msclkid=4']) {
@@ -138,14 +167,14 @@ test('ignoreQueryParams: tracking parameters never split the cache; [] keeps eve
   }
   await app.inject('/post?page=2')
   assert.equal(runs('post'), 2)
-  const keepAll = await cachedApp({ ignoreQueryParams: [] })
+  const keepAll = await appOn(kind, { ignoreQueryParams: [] })
   keepAll.app.get('/post', { config: { fancyCache: true } }, async () => 'p')
   await keepAll.app.inject('/post')
   assert.doesNotMatch(String((await keepAll.app.inject('/post?utm_source=x')).headers['cache-status']), /hit/)
 })
 
-test('soft purge: the old copy is served at once while one request regenerates it, then the new one', async () => {
-  const { app, run, runs } = await cachedApp({ rememberAllUrls: true })
+both('soft purge: the old copy is served at once while one request regenerates it, then the new one', async (kind) => {
+  const { app, run, runs } = await appOn(kind, { rememberAllUrls: true })
   let version = 1
   app.get('/news', { config: { fancyCache: { tags: () => ['news'] } } }, async () => {
     await sleep(50)
@@ -165,8 +194,8 @@ test('soft purge: the old copy is served at once while one request regenerates i
   assert.match(String((await app.inject('/news')).headers['cache-status']), /hit; ttl=/)
 })
 
-test('soft purge: past softPurgeGrace the soft-purged entry is a miss', async () => {
-  const { app, run } = await cachedApp({ softPurgeGrace: 1, rememberAllUrls: true })
+both('soft purge: past softPurgeGrace the soft-purged entry is a miss', async (kind) => {
+  const { app, run } = await appOn(kind, { softPurgeGrace: 1, rememberAllUrls: true })
   app.get('/g', { config: { fancyCache: true } }, async () => `g ${run('g')}`)
   await app.inject('/g')
   await app.fancyCache.purgeUrls('/g', { soft: true })
