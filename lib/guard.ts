@@ -16,6 +16,13 @@ export interface CallOptions<T> {
   late?: (value: T) => void
 }
 
+/** A call in flight: when it times out, whether it settled, and what to do when it times out. */
+interface Pending {
+  deadline: number
+  settled: boolean
+  expire: () => void
+}
+
 const TRIP_AFTER = 3
 const OPEN_MS = 1000
 /**
@@ -61,40 +68,80 @@ export class StoreGuard {
     return { up: !this.#down, circuitOpen: this.#reads.open || this.#writes.open }
   }
 
-  async call<T> (op: () => Promise<T>, options?: CallOptions<T>): Promise<Guarded<T>> {
+  call<T> (op: () => Promise<T>, options?: CallOptions<T>): Promise<Guarded<T>> {
     const breaker = options?.write === true ? this.#writes : this.#reads
-    if (breaker.open) return FAILED
-    let timer: NodeJS.Timeout | undefined
-    let timedOut = false
+    if (breaker.open) return Promise.resolve(FAILED)
     let pending: Promise<T>
     try {
       pending = op()
     } catch (err) {
       pending = Promise.reject(err)
     }
-    try {
-      const result = await Promise.race([
-        pending,
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => {
-            timedOut = true
-            reject(storeTimeout(this.#timeoutMs))
-          }, this.#timeoutMs)
-        })
-      ])
-      if (breaker.failures > 0 || this.#down) this.#recovered(breaker)
-      return result
-    } catch (err) {
-      if (timedOut) {
+    return new Promise<Guarded<T>>((resolve) => {
+      const call: Pending = { deadline: Date.now() + this.#timeoutMs, settled: false, expire: () => {} }
+      call.expire = () => {
         const late = options?.late
         pending.then((value) => late?.(value), () => {})
+        breaker.fail()
+        this.#failed(storeTimeout(this.#timeoutMs))
+        resolve(FAILED)
       }
-      breaker.fail()
-      this.#failed(err)
-      return FAILED
-    } finally {
-      clearTimeout(timer)
+      this.#track(call)
+      pending.then((result) => {
+        if (call.settled) return
+        call.settled = true
+        if (breaker.failures > 0 || this.#down) this.#recovered(breaker)
+        resolve(result)
+      }, (err: unknown) => {
+        if (call.settled) return
+        call.settled = true
+        breaker.fail()
+        this.#failed(err)
+        resolve(FAILED)
+      })
+    })
+  }
+
+  // Every call has the same timeout, so deadlines come in the order calls start: one queue and one timer for the
+  // oldest unsettled call serve them all, instead of a timer per call on the hot path.
+  readonly #queue: Pending[] = []
+  #head = 0
+  #timer: NodeJS.Timeout | undefined
+
+  #track (call: Pending): void {
+    this.#queue.push(call)
+    if (this.#timer === undefined) this.#arm()
+  }
+
+  #arm (): void {
+    const queue = this.#queue
+    while (this.#head < queue.length && queue[this.#head]!.settled) this.#head++
+    if (this.#head === queue.length) {
+      queue.length = 0
+      this.#head = 0
+      this.#timer = undefined
+      return
     }
+    if (this.#head > 1024) {
+      queue.splice(0, this.#head)
+      this.#head = 0
+    }
+    this.#timer = setTimeout(() => this.#expire(), Math.max(queue[this.#head]!.deadline - Date.now(), 0))
+  }
+
+  #expire (): void {
+    const now = Date.now()
+    const queue = this.#queue
+    while (this.#head < queue.length) {
+      const call = queue[this.#head]!
+      if (!call.settled) {
+        if (call.deadline > now) break
+        call.settled = true
+        call.expire()
+      }
+      this.#head++
+    }
+    this.#arm()
   }
 
   #failed (err: unknown): void {

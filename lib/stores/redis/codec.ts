@@ -147,3 +147,40 @@ export function parseEpoch (epoch: string): { token: string, seq: string } | und
   if (at <= 0 || !/^\d{1,16}$/.test(epoch.slice(at + 1))) return undefined
   return { token: epoch.slice(0, at), seq: epoch.slice(at + 1) }
 }
+
+/**
+ * The entries a hot page decodes to, kept so that a hit on the same stored bytes reuses the decoded entry (its
+ * headers parsed once, and the response head the request path builds per entry object) instead of decoding them
+ * again. Each use compares the bytes Redis sent with those the entry was decoded from, so it can never answer with
+ * anything but what Redis holds. Bounded: bodies up to 64 KiB, 4 MiB and 4,096 entries in all; past that it starts over.
+ */
+export class DecodeMemo {
+  readonly #memo = new Map<string, { data: Buffer, times: string, entry: CacheEntry }>()
+  #bytes = 0
+
+  decode (id: string, data: Buffer, times: string): CacheEntry | undefined {
+    const known = this.#memo.get(id)
+    if (known !== undefined && known.times === times && known.data.equals(data)) return known.entry
+    const entry = decodeEntry(data, times)
+    if (entry === undefined || data.length > MEMO_ENTRY_BYTES) return entry
+    if (known !== undefined) this.#bytes -= known.data.length
+    if (this.#bytes + data.length > MEMO_BYTES || this.#memo.size >= MEMO_ENTRIES) {
+      this.#memo.clear()
+      this.#bytes = 0
+    }
+    // A copy: the reply buffer may be a slice of a larger one the client reuses.
+    const copy = Buffer.from(data)
+    this.#memo.set(id, { data: copy, times, entry: { ...entry, body: copy.subarray(data.length - entry.body.length) } })
+    this.#bytes += data.length
+    return this.#memo.get(id)!.entry
+  }
+
+  clear (): void {
+    this.#memo.clear()
+    this.#bytes = 0
+  }
+}
+
+const MEMO_ENTRY_BYTES = 64 * 1024
+const MEMO_BYTES = 4 * 1024 * 1024
+const MEMO_ENTRIES = 4096

@@ -4,7 +4,7 @@ import { invalidOption, storeUnavailable } from '../../errors.ts'
 import type {
   CacheEntry, EntryMeta, KeyDetail, Lookup, PurgeOptions, ScanPage, Stats, Store, StoreHealth, StoreSummary
 } from '../store.ts'
-import { decodeEntry, decodeVary, encodeEntry, encodeTimes, KeyLayout, parseEpoch, shardOf } from './codec.ts'
+import { DecodeMemo, decodeVary, encodeEntry, encodeTimes, KeyLayout, parseEpoch, shardOf } from './codec.ts'
 import { L1, subscribe, type L1Options } from './l1.ts'
 import { SCRIPTS, type Arg, type Commands } from './commands.ts'
 import { Connection } from './connection.ts'
@@ -62,6 +62,7 @@ export class RedisStore implements Store {
   readonly #connection: Connection
   #subscriber: Redis | Cluster | undefined
   #listening = false
+  readonly #decoded = new DecodeMemo()
   #closed = false
 
   constructor (options: RedisStoreOptions) {
@@ -158,7 +159,7 @@ export class RedisStore implements Store {
     if (vary == null || format?.toString('latin1') !== '2') return undefined
     const names = decodeVary(vary.toString('latin1'))
     if (names === undefined) return undefined
-    let entry = data == null || times == null ? undefined : decodeEntry(data, times.toString('latin1'))
+    let entry = data == null || times == null ? undefined : this.#decoded.decode(`${key}\0${variant}`, data, times.toString('latin1'))
     if (entry !== undefined && entry.staleUntil <= Date.now()) entry = undefined
     const lookup = { entry, vary: names }
     if (l1 !== undefined && this.#listening) l1.put(key, variant, lookup, generation)
