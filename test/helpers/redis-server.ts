@@ -4,7 +4,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { after, before } from 'node:test'
 import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
 
 const run = promisify(execFile)
 
@@ -159,4 +161,21 @@ export class RedisCluster {
   async stop (): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()))
   }
+}
+
+/**
+ * One private redis-server and a client to it for a whole test file: started before its first test, stopped after
+ * its last. Read `redis.server` and `redis.client` inside the tests.
+ */
+export function redisForFile (): { server: RedisServer, client: Redis } {
+  const shared = {} as { server: RedisServer, client: Redis }
+  before(async () => {
+    shared.server = await RedisServer.start()
+    shared.client = new Redis({ port: shared.server.port, host: '127.0.0.1' })
+  })
+  after(async () => {
+    shared.client?.disconnect()
+    await shared.server?.stop()
+  })
+  return shared
 }

@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import Fastify from 'fastify'
-import { Redis } from 'ioredis'
 import fancyCache from '../../index.ts'
 import { KeyLayout, shardOf } from '../../lib/stores/redis/codec.ts'
-import { RedisServer } from '../helpers/redis-server.ts'
+import { redisForFile } from '../helpers/redis-server.ts'
 
-let server: RedisServer
-let client: Redis
-
-before(async () => {
-  server = await RedisServer.start()
-  client = new Redis({ port: server.port, host: '127.0.0.1' })
-})
-
-after(async () => {
-  client.disconnect()
-  await server?.stop()
-})
+const redis = redisForFile()
 
 test('foreign values under the index, the purge record and a tag set: pages are cached, listed and purged, one warning', async (t) => {
   const warnings: string[] = []
@@ -35,7 +23,7 @@ test('foreign values under the index, the purge record and a tag set: pages are 
   const app = Fastify({ logger: { level: 'warn', stream } })
   t.after(() => app.close())
   const namespace = 'foreign'
-  await app.register(fancyCache, { store: 'redis', redis: client, namespace, rememberAllUrls: true, rememberStatsAllUrls: true, admin: true })
+  await app.register(fancyCache, { store: 'redis', redis: redis.client, namespace, rememberAllUrls: true, rememberStatsAllUrls: true, admin: true })
   let runs = 0
   app.get('/*', { config: { fancyCache: { tags: () => ['all'] } } }, async (request) => `${request.url} ${++runs}`)
   await app.ready()
@@ -44,10 +32,10 @@ test('foreign values under the index, the purge record and a tag set: pages are 
   for await (const entry of app.fancyCache.findUrls()) keys.set(entry.url, entry.key)
   const key = keys.get('/a')!
   // Another program writes plain strings where the store keeps its index shard, its purge record and a tag set.
-  await client.set(`${namespace}:{${shardOf(key)}}:i`, 'not a hash')
-  await client.set(`${namespace}:{purge}`, 'not a number')
-  await client.set(`${namespace}:{epoch}`, 'nonsense')
-  await client.set(new KeyLayout(namespace).tag('all'), 'not a set')
+  await redis.client.set(`${namespace}:{${shardOf(key)}}:i`, 'not a hash')
+  await redis.client.set(`${namespace}:{purge}`, 'not a number')
+  await redis.client.set(`${namespace}:{epoch}`, 'nonsense')
+  await redis.client.set(new KeyLayout(namespace).tag('all'), 'not a set')
   await app.fancyCache.purgeKey(key)
 
   for (const url of ['/a', '/b']) {

@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import Fastify from 'fastify'
-import { Redis } from 'ioredis'
 import fancyCache from '../../index.ts'
-import { RedisServer } from '../helpers/redis-server.ts'
+import { redisForFile } from '../helpers/redis-server.ts'
 
-let server: RedisServer
-let client: Redis
-
-before(async () => {
-  server = await RedisServer.start()
-  client = new Redis({ port: server.port, host: '127.0.0.1' })
-})
-
-after(async () => {
-  client.disconnect()
-  await server?.stop()
-})
+const redis = redisForFile()
 
 test('on Redis, a flood of random User-Agents never pushes out the page most visitors get', async (t) => {
   const app = Fastify()
   t.after(() => app.close())
-  await app.register(fancyCache, { store: 'redis', redis: client, namespace: 'flood', maxVariants: 8 })
+  await app.register(fancyCache, { store: 'redis', redis: redis.client, namespace: 'flood', maxVariants: 8 })
   const runs = new Map<string, number>()
   app.get('/', { config: { fancyCache: true } }, async (request, reply) => {
     const agent = String(request.headers['user-agent'])
