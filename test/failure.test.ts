@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import fancyCache, { MemoryStore, type Store } from '../index.ts'
 import { FAILED, StoreGuard } from '../lib/guard.ts'
 import { sleep } from './helpers/app.ts'
@@ -43,7 +43,7 @@ function logCollector () {
 
 async function appWith (store: Store, storeTimeout = 50) {
   const logs = logCollector()
-  const app = Fastify({ logger: logs.logger, disableRequestLogging: true })
+  const app = Fastify({ logger: logs.logger, logController: new LogController({ disableRequestLogging: true }) })
   await app.register(fancyCache, { store, storeTimeout })
   let runs = 0
   app.get('/page', { config: { fancyCache: true } }, async () => `page ${++runs}`)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { after, test } from 'node:test'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import fancyCache from '../index.ts'
 import { RedisStore } from '../lib/stores/redis/store.ts'
@@ -41,7 +41,7 @@ function logLines () {
 
 /** An app whose pages are about 8 KB and carry the current data version, tagged 'pages'. */
 async function pagesApp (client: Redis, namespace: string, logger?: object) {
-  const app = Fastify({ logger: logger ?? false, disableRequestLogging: true })
+  const app = Fastify({ logger: logger ?? false, logController: new LogController({ disableRequestLogging: true }) })
   apps.push(app)
   await app.register(fancyCache, { store: 'redis', redis: client, namespace, rememberAllUrls: true, storeTimeout: 200 })
   const state = { version: 1, runs: 0 }
