@@ -11,6 +11,7 @@ import { compilePattern } from '../lib/patterns.ts'
 import { packageRoot } from '../lib/package-root.cts'
 import { bytes, jsonLine, printable, ratio, table, tagLine, urlLine } from './print.ts'
 import { TargetError, UsageError, causeOf, redisSource, serverSource, type Source, type StatsReport } from './sources.ts'
+import { DEFAULT_NAMESPACE } from '../lib/defaults.ts'
 
 const USAGE = `Usage: fancy-cache urls [patterns...] [--purge] [--json] (--redis URL [--namespace NS] | --server URL)
        fancy-cache stats [--json] (--redis URL [--namespace NS] | --server URL)
@@ -49,7 +50,6 @@ Examples:
 `
 
 const COMMANDS = ['urls', 'stats', 'tags']
-const DEFAULT_NAMESPACE = 'fancy-cache'
 
 async function write (text: string): Promise<void> {
   if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve))

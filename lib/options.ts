@@ -4,6 +4,7 @@ import type { FastifyContextConfig, FastifyReply, FastifyRequest, RouteGenericIn
 import type { Redis, Cluster } from 'ioredis'
 import { invalidOption, invalidRouteConfig } from './errors.ts'
 import type { Store } from './stores/store.ts'
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_NAMESPACE } from './defaults.ts'
 
 /** A body as the post-processing functions see it: text for textual content types, bytes otherwise. */
 export type Body = string | Buffer
@@ -285,12 +286,12 @@ export function resolveOptions (options: FancyCacheOptions): ResolvedOptions {
   }
   return {
     store: 'memory',
-    namespace: 'fancy-cache',
+    namespace: DEFAULT_NAMESPACE,
     ttl: 600,
     rememberAllUrls: false,
     rememberStatsAllUrls: false,
-    maxEntries: 10000,
-    maxBytes: 64 * 1024 * 1024,
+    maxEntries: DEFAULT_MAX_ENTRIES,
+    maxBytes: DEFAULT_MAX_BYTES,
     maxBodyBytes: 1024 * 1024,
     staleWhileRevalidate: 0,
     staleIfError: 0,

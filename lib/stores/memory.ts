@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from '../defaults.ts'
 import { PurgeLog } from './memory-purges.ts'
 import { SeqIndex } from './memory-index.ts'
 import { entryBytes, keyBytes, ownBytes, RECORD_BYTES, softened, Variant, VariantList, type Group } from './memory-lru.ts'
@@ -41,8 +42,8 @@ export class MemoryStore implements Store {
   #misses = 0
 
   constructor (options: MemoryStoreOptions = {}) {
-    this.maxEntries = options.maxEntries ?? 10000
-    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
   async get (key: string, variant: string): Promise<Lookup | undefined> {

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { entryBytes } from '../memory.ts'
 import type { CacheEntry, Lookup } from '../store.ts'
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from '../../defaults.ts'
 
 /** Bounds of the in-process tier in front of Redis. */
 export interface L1Options {
@@ -48,8 +49,8 @@ export class L1 {
   generation = 0
 
   constructor (options: L1Options) {
-    this.maxEntries = options.maxEntries ?? 10000
-    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
   get (key: string, variant: string): Lookup | undefined {

@@ -12,6 +12,7 @@ import { bounded, type Context, foreign, isWrongType, STATS_TTL_MS } from './con
 import * as purges from './purges.ts'
 import { checkPolicy, noteApp, type StoreLog } from './startup.ts'
 import * as walk from './walk.ts'
+import { DEFAULT_NAMESPACE } from '../../defaults.ts'
 
 export type { L1Options } from './l1.ts'
 export type { StoreLog } from './startup.ts'
@@ -37,7 +38,6 @@ export interface RedisStoreOptions {
   app?: string
 }
 
-const DEFAULT_NAMESPACE = 'fancy-cache'
 const DEFAULT_MAX_VARIANTS = 64
 
 /**
