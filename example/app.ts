@@ -45,6 +45,7 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
 
   // The visitor's name comes from a cookie and is filled in on every response, hit or miss, so one cached page
   // serves every visitor (the seed's "post process the response on every request" recipe).
+  interface PostRoute { Params: { id: string } }
   const visitorName = (cookie: string | undefined) => {
     const match = /(?:^|;\s*)name=([^;]*)/.exec(cookie ?? '')
     return match === null ? 'stranger' : decodeURIComponent(match[1]!)
@@ -52,11 +53,11 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
   const fillVisitor = (body: string | Buffer, request: { headers: { cookie?: string } }) =>
     body.toString().replace('*VISITOR*', escape(visitorName(request.headers.cookie)))
 
-  app.get('/', {
+  app.get<{ Querystring: { page?: string } }>('/', {
     config: { fancyCache: { ttl: 3600, onlyGetKeys: ['page'], postProcessResponseAlways: fillVisitor } }
   }, async (request, reply) => {
     await slow(50)
-    const page = Math.max(1, Number((request.query as { page?: string }).page) || 1)
+    const page = Math.max(1, Number(request.query.page) || 1)
     const shown = posts.slice((page - 1) * PER_PAGE, page * PER_PAGE)
     // Tag the list with the posts it shows, so a change to any of them purges it (see the comment route).
     reply.fancyCache.tag(...shown.map((p) => `post:${p.id}`))
@@ -66,23 +67,23 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
     return layout(`Posts, page ${page}`, `<ul>${items.join('')}</ul>${next}`)
   })
 
-  app.get('/posts/:id', {
+  app.get<PostRoute>('/posts/:id', {
     config: {
       fancyCache: {
         ttl: 3600,
         // The seed's first recipe: a new comment changes the prefix, so the page is rebuilt at once.
         keyPrefix: (request) => {
-          const post = postById((request.params as { id: string }).id)
+          const post = postById(request.params.id)
           const latest = post?.comments.at(-1)
           return latest === undefined ? 'no-comments' : String(latest.at)
         },
-        tags: (request) => [`post:${(request.params as { id: string }).id}`],
+        tags: (request) => [`post:${request.params.id}`],
         postProcessResponseAlways: fillVisitor
       }
     }
   }, async (request, reply) => {
     await slow(50)
-    const post = postById((request.params as { id: string }).id)
+    const post = postById(request.params.id)
     if (post === undefined) return reply.code(404).type('text/html; charset=utf-8').send(layout('Not found', ''))
     const comments = post.comments.map((c) => `<li><b>${escape(c.author)}</b>: ${escape(c.text)}</li>`).join('')
     reply.type('text/html; charset=utf-8')
@@ -91,10 +92,10 @@ export async function buildApp (options: { fastify?: FastifyServerOptions, cache
 <input name="text" placeholder="comment"><button>Add comment</button></form>`)
   })
 
-  app.post('/posts/:id/comments', async (request, reply) => {
-    const post = postById((request.params as { id: string }).id)
+  app.post<PostRoute & { Body: { author?: string, text?: string } | undefined }>('/posts/:id/comments', async (request, reply) => {
+    const post = postById(request.params.id)
     if (post === undefined) return reply.code(404).send({ error: 'no such post' })
-    const { author = 'anonymous', text = '' } = (request.body ?? {}) as { author?: string, text?: string }
+    const { author = 'anonymous', text = '' } = request.body ?? {}
     post.comments.push({ author: String(author).slice(0, 100), text: String(text).slice(0, 2000), at: Date.now() })
     // invalidateOnWrite purges /posts/:id itself (the 303's Location); the lists showing its comment count carry
     // the post's tag, set by their handler.

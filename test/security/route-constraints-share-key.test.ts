@@ -21,17 +21,19 @@ test('route constraints share key: versioned routes on one path keep their own e
 
 test('route constraints share key: a custom constraint strategy (tenant) keeps tenants apart', async () => {
   const app = Fastify({
-    constraints: {
-      tenant: ({
-        name: 'tenant',
-        storage () {
-          const map = new Map<string, unknown>()
-          return { get: (k: string) => map.get(k) ?? null, set: (k: string, v: unknown) => { map.set(k, v) } }
-        },
-        deriveConstraint: (req: { headers: Record<string, string | string[] | undefined> }) => String(req.headers['x-tenant'] ?? ''),
-        mustMatchWhenDerived: true,
-        validate () {}
-      }) as unknown as ConstraintStrategy<HTTPVersion.V1>
+    routerOptions: {
+      constraints: {
+        tenant: ({
+          name: 'tenant',
+          storage () {
+            const map = new Map<string, unknown>()
+            return { get: (k: string) => map.get(k) ?? null, set: (k: string, v: unknown) => { map.set(k, v) } }
+          },
+          deriveConstraint: (req: { headers: Record<string, string | string[] | undefined> }) => String(req.headers['x-tenant'] ?? ''),
+          mustMatchWhenDerived: true,
+          validate () {}
+        }) as unknown as ConstraintStrategy<HTTPVersion.V1>
+      }
     }
   })
   await app.register(fancyCache)
