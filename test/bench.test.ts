@@ -184,7 +184,8 @@ test('bench: a full run rewrites the marked results and before/after sections of
   assert.match(compare(before, null), /^After: not measured yet\.$/m)
 })
 
-test('bench: with wrk, a new URL per request reaches the app as a new URL', { skip: !hasWrk && 'wrk is not installed' }, async () => {
+test('bench: with wrk, a new URL per request reaches the app as a new URL', async () => {
+  assert.ok(hasWrk, 'wrk is installed (.ci/run installs it; Debian: apt-get install wrk)')
   const dir = mkdtempSync(join(tmpdir(), 'fancy-cache-bench-wrk-'))
   try {
     const run = await runBench(['--quick', '--load', 'wrk', '--rows', 'bare,miss', '--duration', '1', '--warmup', '1'], dir)
