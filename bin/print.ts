@@ -30,18 +30,8 @@ export function tagLine (tag: { tag: string, keys: number }): string {
   return `${printable(tag.tag).padEnd(40)}  ENTRIES ${tag.keys}`
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB']
-
-/** Bytes in B, KiB, MiB or GiB. */
-export function bytes (n: number): string {
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
-}
+/** Bytes in B, KiB, MiB or GiB, as the admin page shows them. */
+export { formatBytes as bytes } from '../lib/admin/listing.ts'
 
 /** Hits over all lookups as a percentage, `-` when there were none. */
 export function ratio (hits: number, misses: number): string {

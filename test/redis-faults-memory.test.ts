@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
-import { after, test } from 'node:test'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { test } from 'node:test'
+import Fastify, { LogController } from 'fastify'
 import { Redis } from 'ioredis'
 import fancyCache from '../index.ts'
 import { RedisStore } from '../lib/stores/redis/store.ts'
 import { eventually } from './helpers/app.ts'
-import { RedisServer } from './helpers/redis-server.ts'
+import { faultFixtures, RedisServer } from './helpers/redis-server.ts'
 
-const servers: RedisServer[] = []
-const clients: Redis[] = []
-const apps: FastifyInstance[] = []
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close().catch(() => {})))
-  for (const client of clients) client.disconnect()
-  await Promise.all(servers.map((s) => s.stop()))
-})
+const { servers, clients, apps } = faultFixtures()
 
 async function start (...args: string[]): Promise<{ server: RedisServer, client: Redis }> {
   const server = await RedisServer.start(args)

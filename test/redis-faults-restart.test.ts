@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict'
-import { after, test } from 'node:test'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { test } from 'node:test'
+import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import fancyCache from '../index.ts'
 import { makeEntry } from '../lib/stores/conformance.ts'
 import { RedisStore } from '../lib/stores/redis/store.ts'
 import { eventually, sleep } from './helpers/app.ts'
-import { RedisServer } from './helpers/redis-server.ts'
+import { faultFixtures, RedisServer } from './helpers/redis-server.ts'
 import { TcpProxy } from './helpers/tcp-proxy.ts'
 
-const servers: RedisServer[] = []
-const clients: Redis[] = []
-const apps: FastifyInstance[] = []
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close().catch(() => {})))
-  for (const client of clients) client.disconnect()
-  await Promise.all(servers.map((s) => s.stop()))
-})
+const { servers, clients, apps } = faultFixtures()
 
 async function start (): Promise<RedisServer> {
   const server = await RedisServer.start()

@@ -10,11 +10,11 @@ import { bypasses, freshnessOf, isEntry, keyOf, prefixOf, REFRESH_HEADER } from 
 import { HIT_DETAIL, OUTCOMES, report, type Outcome } from './outcomes.ts'
 import { Refresher } from './refresh.ts'
 import { wantsPartial } from './partial.ts'
-import { processAlways, sendHit, writeHit } from './replay.ts'
+import { sendHit, writeHit } from './replay.ts'
 import { askConditionally, clientAccepts, clientDirectives } from './revalidate.ts'
 import { dropHooks, isCachedRoute, learnHooks, nameHooks, routeOf, type CachedRoute } from './route.ts'
 import { kState, newState, stateOf, type State, type StatefulRequest } from './state.ts'
-import { finishMiss, type MissContext } from './store.ts'
+import { finishMiss, sendable, type MissContext } from './store.ts'
 import { purgeOnWrite } from './write.ts'
 
 /** The store as the request path reaches it: through the fail-open guard, except for stores that cannot fail. */
@@ -73,7 +73,7 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     const vary = route.varyHint
     const found = peek!(key, variantOf(request, vary))
     const entry = found?.entry
-    if (entry === undefined || entry.expiresAt <= Date.now() || entry.softPurged === true || !sameList(found!.vary, vary)) return false
+    if (entry === undefined || freshnessOf(entry, route, Date.now()) !== 'fresh' || !sameList(found!.vary, vary)) return false
     const sent = hit(request, reply, route, key, entry, 'hit', undefined)
     if (sent instanceof Promise) sent.catch((err: Error) => reply.send(err))
     return true
@@ -153,11 +153,8 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
       reply.code(504).send()
       return true
     }
-    if (request.method === 'HEAD' || client?.noStore === true) {
-      // A HEAD never leads or stores: its response has no body to keep.
-      state.mode = 'pass'
-      return
-    }
+    // A HEAD never leads or stores: its response has no body to keep.
+    if (request.method === 'HEAD' || client?.noStore === true) return pass(state)
     return coalesce(request, reply, state, failed)
   }
 
@@ -227,11 +224,8 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
 
   /** A background regeneration: lead its flight, and across processes only when no other process is at it. */
   async function regenerate (request: FastifyRequest, reply: FastifyReply, state: State, flight: State['flight']) {
-    if (flight === undefined) {
-      // Its key is not the original's (another host or protocol after all): render, but store nothing.
-      state.mode = 'pass'
-      return
-    }
+    // Its key is not the original's (another host or protocol after all): render, but store nothing.
+    if (flight === undefined) return pass(state)
     state.refreshOf = state.key
     lead(reply, state, flight)
     if (crossProcess) {
@@ -271,8 +265,8 @@ export function createHooks (app: FastifyInstance, options: ResolvedOptions, acc
     }
     if (state.mode === 'hit') return done(null, payload)
     if (state.mode === 'bypass') {
-      if (state.route.postProcessResponseAlways === undefined || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return done(null, payload)
-      processAlways(state.route, Buffer.from(payload), request, reply).then((sent) => done(null, sent), done)
+      if (state.route.postProcessResponseAlways === undefined) return done(null, payload)
+      sendable(state.route, payload, request, reply).then((sent) => done(null, sent), done)
       return
     }
     finishMiss(miss, request, reply, state, payload).then((sent) => done(null, sent as string), done)

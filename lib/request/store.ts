@@ -63,7 +63,7 @@ function unlock (ctx: MissContext, state: State): void {
 }
 
 /** The body as sent: `postProcessResponseAlways` over it when the route has one. */
-async function sendable (route: CachedRoute, payload: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+export async function sendable (route: CachedRoute, payload: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (route.postProcessResponseAlways === undefined || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload
   return processAlways(route, Buffer.from(payload), request, reply)
 }

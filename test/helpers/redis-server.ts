@@ -179,3 +179,17 @@ export function redisForFile (): { server: RedisServer, client: Redis } {
   })
   return shared
 }
+
+/**
+ * What a fault test file starts: servers, clients and apps, pushed here as they are made and all closed after the
+ * file's last test (apps first, then clients, then servers).
+ */
+export function faultFixtures (): { servers: RedisServer[], clients: Redis[], apps: Array<{ close: () => Promise<unknown> }> } {
+  const fixtures = { servers: [] as RedisServer[], clients: [] as Redis[], apps: [] as Array<{ close: () => Promise<unknown> }> }
+  after(async () => {
+    await Promise.all(fixtures.apps.map((app) => app.close().catch(() => {})))
+    for (const client of fixtures.clients) client.disconnect()
+    await Promise.all(fixtures.servers.map((s) => s.stop()))
+  })
+  return fixtures
+}
